@@ -14,6 +14,7 @@ import { backtestOf } from '../backtest/backtest';
 import { backtestOptionsSchema, symbolColumnOn, type BacktestOptions, type BacktestOptionsInput } from '../backtest/input';
 import { BadInputError } from '../errors';
 import type { BarSeries } from '../market-data/bar';
+import { neweyWestDefaultLags, neweyWestMean } from '../stats/dependent-inference';
 import { roundSignificant } from './binning';
 import type { OutcomeSample } from './live-performance';
 
@@ -30,10 +31,34 @@ export type LiveBook =
       /** Positive fraction of the net equity's peak. */
       maxDrawdown: number;
       meanDailyReturn: number;
+      /**
+       * The standard error of meanDailyReturn over the book's daily net returns (bookReturnEstimateOf),
+       * what the promised mean return is judged against; absent in books stored before it was measured.
+       */
+      meanDailyReturnEstimate?: BookReturnEstimate;
       averageExposure: number;
       totalCosts: number;
     }
   | { status: 'unavailable'; reason: string };
+
+/** Newey–West standard error of a book's mean daily net return, its Student t degrees of freedom and lags. */
+export interface BookReturnEstimate {
+  standardError: number;
+  degreesOfFreedom: number;
+  lags: number;
+}
+
+/**
+ * The mean daily net return's standard error: Newey–West with at least holdingDays − 1 lags (a
+ * signal held h days is in the book on h consecutive days, so their returns share positions) and
+ * the short-sample correction the evidence uses (lib/stats/dependent-inference.ts). NaN (stored as
+ * null) on fewer than 2 sessions.
+ */
+export function bookReturnEstimateOf(netReturns: Float64Array, holdingDays: number): BookReturnEstimate {
+  const lags = Math.max(neweyWestDefaultLags(netReturns.length), Math.max(1, Math.round(holdingDays)) - 1);
+  const e = neweyWestMean(netReturns, { lags, evidence: true });
+  return { standardError: r4(e.standardError), degreesOfFreedom: e.degreesOfFreedom, lags: Math.min(lags, Math.max(0, netReturns.length - 1)) };
+}
 
 const r4 = (x: number) => roundSignificant(x, 4);
 const unavailable = (reason: string): LiveBook => ({ status: 'unavailable', reason });
@@ -100,7 +125,7 @@ export function liveBookOf(samples: readonly Pick<OutcomeSample, 'symbol' | 'asO
   try {
     const result = backtestOf({ dates, symbols: [...columns.values()] }, options);
     const m = result.strategy.metrics;
-    return { status: 'traded', strategy, options, symbols: symbols.length, sessions: m.periods, totalReturn: r4(m.totalReturn), maxDrawdown: r4(m.maxDrawdown.depth), meanDailyReturn: r4(m.meanReturn), averageExposure: r4(m.averageExposure), totalCosts: r4(m.totalCosts) };
+    return { status: 'traded', strategy, options, symbols: symbols.length, sessions: m.periods, totalReturn: r4(m.totalReturn), maxDrawdown: r4(m.maxDrawdown.depth), meanDailyReturn: r4(m.meanReturn), meanDailyReturnEstimate: bookReturnEstimateOf(result.strategy.netReturns, options.holdingDays), averageExposure: r4(m.averageExposure), totalCosts: r4(m.totalCosts) };
   } catch (error) {
     // Bars the engine refuses (a non-positive price) leave the book unknown, not the report broken.
     if (!(error instanceof BadInputError)) throw error;

@@ -20,7 +20,9 @@ import { maxDrawdownOf } from '../backtest/performance';
 import { binaryAucOf } from '../stats/binary-scores';
 import { clusteredMean, type PanelDependence } from '../stats/dependent-inference';
 import { dependentProportionInterval, type DependentProportion } from '../stats/proportions';
+import { studentTQuantile } from '../stats/distributions';
 import { GUARD_MIN_CLUSTERS } from '../training/guards';
+import { rng } from '../random';
 import { roundSignificant } from './binning';
 import type { LiveBook } from './live-book';
 
@@ -43,8 +45,19 @@ export interface PerformanceOptions {
   confidence: number;
   /** Degraded when the hit rate's upper confidence bound is below the promised accuracy minus this. */
   maxHitRateDrop: number;
-  /** Degraded when the live book's drawdown (the backtest's strategy on the live period) exceeds the backtest's maximum drawdown times this. */
+  /**
+   * Degraded when the live book's drawdown (the backtest's strategy on the live period) exceeds the
+   * largest of: the backtest's maximum drawdown times this, the drawdown the promised daily mean and
+   * volatility make plausible over the live sessions (plausibleDrawdownOf, at `confidence`), and
+   * minDrawdownAlarm.
+   */
   maxDrawdownFactor: number;
+  /**
+   * The drawdown that always alarms when a drawdown was promised: a backtest whose equity never fell
+   * (a leaky, steadily rising one, or a strategy flat through its evaluation) promised 0, and 1.5 × 0
+   * had switched the alarm off (a live book down 35% read "ok").
+   */
+  minDrawdownAlarm: number;
   /** Degraded (calibration) when the expected calibration error exceeds this plus its sampling noise. */
   maxCalibrationError: number;
   calibrationBins: number;
@@ -52,7 +65,7 @@ export interface PerformanceOptions {
   horizon: number;
 }
 
-export const DEFAULT_PERFORMANCE_OPTIONS: PerformanceOptions = { minSamples: 100, minDays: 10, confidence: 0.99, maxHitRateDrop: 0.02, maxDrawdownFactor: 1.5, maxCalibrationError: 0.15, calibrationBins: 10, horizon: 5 };
+export const DEFAULT_PERFORMANCE_OPTIONS: PerformanceOptions = { minSamples: 100, minDays: 10, confidence: 0.99, maxHitRateDrop: 0.02, maxDrawdownFactor: 1.5, minDrawdownAlarm: 0.05, maxCalibrationError: 0.15, calibrationBins: 10, horizon: 5 };
 
 /** What the version's out-of-sample evaluation (walk-forward and backtest) said it would do. */
 export interface BacktestPromise {
@@ -62,6 +75,13 @@ export interface BacktestPromise {
   maxDrawdown: number | null;
   /** The backtest strategy's mean net return per period: compare with the live book's, not the signal check's. */
   meanDailyReturn: number | null;
+  /**
+   * The backtest strategy's annualised volatility and its number of periods, when its metrics have
+   * them: the drawdown its volatility makes plausible over the live sessions, and the sampling error
+   * of its promised mean return.
+   */
+  annualVolatility?: number;
+  periods?: number;
   /**
    * The share of each class the model got right out of sample (recall of down, of up), when its
    * metrics have them: the accuracy it promised at the live period's own share of ups is
@@ -75,7 +95,7 @@ const promiseSchema = z.object({
   outOfSample: z
     .object({
       classification: z.object({ accuracy: finite.optional(), rocAuc: finite.optional(), recall: z.array(z.number().min(0).max(1)).length(2).optional() }).partial().optional(),
-      backtest: z.object({ strategy: z.object({ maxDrawdown: finite.optional(), meanReturn: finite.optional() }).partial().optional() }).partial().optional(),
+      backtest: z.object({ strategy: z.object({ maxDrawdown: finite.optional(), meanReturn: finite.optional(), annualVolatility: finite.optional(), periods: z.number().int().positive().optional() }).partial().optional() }).partial().optional(),
     })
     .partial()
     .optional(),
@@ -90,6 +110,8 @@ export function backtestPromiseOf(metrics: Record<string, unknown>): BacktestPro
     auc: o?.classification?.rocAuc ?? null,
     maxDrawdown: o?.backtest?.strategy?.maxDrawdown ?? null,
     meanDailyReturn: o?.backtest?.strategy?.meanReturn ?? null,
+    ...(o?.backtest?.strategy?.annualVolatility !== undefined ? { annualVolatility: o.backtest.strategy.annualVolatility } : {}),
+    ...(o?.backtest?.strategy?.periods !== undefined ? { periods: o.backtest.strategy.periods } : {}),
     ...(o?.classification?.recall ? { recall: { down: o.classification.recall[0], up: o.classification.recall[1] } } : {}),
   };
 }
@@ -313,6 +335,96 @@ function calibrationWithDependence(samples: readonly OutcomeSample[], options: P
   return { ...calibration, noise: r4(calibration.noise * Math.sqrt(outcomeDesignEffect(samples, options.horizon))) };
 }
 
+/** Paths of the drawdown simulation: the 99% quantile then rests on the 40 deepest. */
+const DRAWDOWN_PATHS = 4000;
+const plausibleDrawdowns = new Map<string, number>();
+
+/**
+ * The `confidence` quantile of the maximum drawdown of `sessions` independent normal daily returns
+ * of this mean and standard deviation: how deep a book that keeps its promise draws down over the
+ * live period by luck alone. Drawdowns grow with the period (about as √sessions), so a backtest's
+ * drawdown over a year is no bound for a quarter's, nor a quarter's for a year's. Simulated with a
+ * fixed seed (deterministic) and cached. Independent returns are an approximation: a book holding
+ * each signal for days has autocorrelated returns and somewhat deeper drawdowns.
+ */
+export function plausibleDrawdownOf(mean: number, volatility: number, sessions: number, confidence: number): number {
+  const n = Math.max(0, Math.round(sessions));
+  const key = `${mean}/${volatility}/${n}/${confidence}`;
+  const known = plausibleDrawdowns.get(key);
+  if (known !== undefined) return known;
+  const next = rng(20_240_601);
+  const depths = new Float64Array(DRAWDOWN_PATHS);
+  for (let path = 0; path < DRAWDOWN_PATHS; path++) {
+    let equity = 1;
+    let peak = 1;
+    let worst = 0;
+    for (let t = 0; t < n; t++) {
+      const z = volatility > 0 ? Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()) : 0;
+      equity *= Math.max(0, 1 + mean + volatility * z);
+      if (equity > peak) peak = equity;
+      else if (1 - equity / peak > worst) worst = 1 - equity / peak;
+    }
+    depths[path] = worst;
+  }
+  depths.sort();
+  const quantile = depths[Math.min(DRAWDOWN_PATHS - 1, Math.max(0, Math.ceil(confidence * DRAWDOWN_PATHS) - 1))];
+  if (plausibleDrawdowns.size > 1000) plausibleDrawdowns.clear();
+  plausibleDrawdowns.set(key, quantile);
+  return quantile;
+}
+
+/** The promise's volatility per period of the book (its options' periodsPerYear), or undefined when its metrics lack it. */
+function promisedDailyVolatility(promised: BacktestPromise, book: Extract<LiveBook, { status: 'traded' }>): number | undefined {
+  const v = promised.annualVolatility;
+  return v !== undefined && Number.isFinite(v) && v >= 0 ? v / Math.sqrt(book.options.periodsPerYear) : undefined;
+}
+
+/**
+ * The live book's drawdown against the promise: over the largest of options.maxDrawdownFactor × the
+ * promised drawdown, the drawdown the promised mean and volatility make plausible over the live
+ * sessions, and options.minDrawdownAlarm. A reason only when it alarms or cannot compare.
+ */
+function drawdownVerdict(promised: BacktestPromise, book: LiveBook, options: PerformanceOptions): { alarm: boolean; reason?: string } {
+  if (promised.maxDrawdown === null) return { alarm: false };
+  if (book.status !== 'traded') return { alarm: false, reason: `drawdown not compared with the backtest's ${pct(promised.maxDrawdown)}: ${book.reason}` };
+  const vol = promisedDailyVolatility(promised, book);
+  const plausible = vol === undefined ? undefined : plausibleDrawdownOf(promised.meanDailyReturn ?? 0, vol, book.sessions, options.confidence);
+  const limits = [
+    { value: promised.maxDrawdown * options.maxDrawdownFactor, text: `${options.maxDrawdownFactor}× the ${pct(promised.maxDrawdown)} the same strategy drew down in the backtest's evaluation period` },
+    ...(plausible !== undefined && vol !== undefined ? [{ value: plausible, text: `the ${pct(plausible)} its promised ${(100 * (promised.meanDailyReturn ?? 0)).toFixed(3)}% a day on ${(100 * vol).toFixed(2)}% daily volatility reaches over ${book.sessions} sessions in ${Math.round(options.confidence * 100)}% of simulated runs` }] : []),
+    { value: options.minDrawdownAlarm, text: `the ${pct(options.minDrawdownAlarm)} floor` },
+  ];
+  const limit = limits.reduce((a, b) => (b.value > a.value ? b : a));
+  if (!(book.maxDrawdown > limit.value)) return { alarm: false };
+  return {
+    alarm: true,
+    reason: `live drawdown ${pct(book.maxDrawdown)} of the backtest's strategy (${book.strategy}) re-traded on ${book.symbols} symbols' served predictions over ${book.sessions} sessions exceeds ${limit.text}${vol === undefined ? ' (the backtest recorded no volatility to scale it by)' : ''}`,
+  };
+}
+
+/**
+ * The live book's mean daily net return against the promised one: degraded when the upper end of
+ * the `confidence` interval of their difference is below 0. The live mean's standard error is
+ * Newey–West (bookReturnEstimateOf); the promised mean's own sampling error (volatility / √periods,
+ * as if its days were independent) is added when the backtest recorded them, since the promise is an
+ * estimate too. Student t on the live book's degrees of freedom.
+ */
+function meanReturnVerdict(promised: BacktestPromise, book: LiveBook, confidence: number): { alarm: boolean; reason?: string } {
+  if (promised.meanDailyReturn === null) return { alarm: false };
+  const promise = `the promised ${(100 * promised.meanDailyReturn).toFixed(3)}%`;
+  if (book.status !== 'traded') return { alarm: false };
+  const live = `live mean daily return ${(100 * book.meanDailyReturn).toFixed(3)}% of the backtest's strategy over ${book.sessions} sessions`;
+  const e = book.meanDailyReturnEstimate;
+  if (!e || !(e.standardError >= 0) || !(e.degreesOfFreedom >= 1)) return { alarm: false, reason: `${live} not compared with ${promise}: ${e ? 'too few sessions for its standard error' : 'the book records no standard error of its mean'}` };
+  const vol = promisedDailyVolatility(promised, book);
+  const promiseError = vol !== undefined && promised.periods !== undefined ? vol / Math.sqrt(promised.periods) : 0;
+  const se = Math.sqrt(e.standardError ** 2 + promiseError ** 2);
+  const difference = book.meanDailyReturn - promised.meanDailyReturn;
+  const upper = difference + studentTQuantile(1 - (1 - confidence) / 2, e.degreesOfFreedom) * se;
+  const detail = `difference ${(100 * difference).toFixed(3)} points, ${Math.round(confidence * 100)}% interval up to ${(100 * upper).toFixed(3)}, Newey–West over ${e.lags} lags${promiseError > 0 ? `, with the promise's own sampling error` : ''}`;
+  return upper < 0 ? { alarm: true, reason: `${live} is significantly below ${promise} (${detail})` } : { alarm: false, reason: `${live} is not significantly below ${promise} (${detail})` };
+}
+
 const NO_BOOK: LiveBook = { status: 'unavailable', reason: 'the backtest strategy was not re-traded on the live period' };
 
 /**
@@ -384,15 +496,10 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
   } else reasons.push(`${hitText}: not significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
   // Like with like: the backtest's strategy, with its costs, on the live period against the same
-  // strategy's drawdown in the evaluation; the signal check is another strategy and is not compared.
-  if (promised.maxDrawdown !== null && promised.maxDrawdown > 0) {
-    if (book.status !== 'traded') reasons.push(`drawdown not compared with the backtest's ${pct(promised.maxDrawdown)}: ${book.reason}`);
-    else if (book.maxDrawdown > promised.maxDrawdown * options.maxDrawdownFactor) {
-      severity ??= 'warning';
-      reasons.push(
-        `live drawdown ${pct(book.maxDrawdown)} of the backtest's strategy (${book.strategy}) re-traded on ${book.symbols} symbols' served predictions over ${book.sessions} sessions exceeds ${options.maxDrawdownFactor}× the ${pct(promised.maxDrawdown)} the same strategy drew down in the backtest's evaluation period`,
-      );
-    }
+  // strategy's drawdown and mean return in the evaluation; the signal check is another strategy and is not compared.
+  for (const verdict of [drawdownVerdict(promised, book, options), meanReturnVerdict(promised, book, options.confidence)]) {
+    if (verdict.alarm) severity ??= 'warning';
+    if (verdict.reason) reasons.push(verdict.reason);
   }
   const { expectedCalibrationError: ece, noise } = base.calibration;
   if (ece !== null && noise !== null && ece > options.maxCalibrationError + noise) {

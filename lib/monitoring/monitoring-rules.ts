@@ -77,9 +77,11 @@ export const monitoringRulesSchema = z.object({
       confidence: z.number().gt(0.5).lt(1).default(0.99),
       maxHitRateDrop: z.number().min(0).max(1).default(0.02),
       maxDrawdownFactor: z.number().min(1).default(1.5),
+      /** A live drawdown beyond this always alarms when a drawdown was promised (a promised 0 times the factor is no bound). */
+      minDrawdownAlarm: z.number().gt(0).max(1).default(0.05),
       maxCalibrationError: z.number().gt(0).max(1).default(0.15),
       calibrationBins: z.number().int().min(2).max(50).default(10),
-      /** Severity comes from the finding: critical for the hit rate, warning for drawdown or calibration. */
+      /** Severity comes from the finding: critical for the hit rate, warning for drawdown, mean return or calibration. */
       cooldownSeconds: cooldownSeconds.default(12 * HOUR),
     })
     .prefault({}),
