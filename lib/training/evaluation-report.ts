@@ -318,13 +318,15 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
     plausibilityBound(ds.label.kind, options.plausibility, {
       auc: report.rocAuc,
       aucLower: guardAuc.interval[0],
+      aucUpper: guardAuc.interval[1],
       accuracy: report.accuracy,
       accuracyLower: guardAccuracy.interval[0],
+      accuracyUpper: guardAccuracy.interval[1],
       baselineAuc: aucRival.auc,
       baselineName: aucRival.x.name,
       baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels),
       accuracyBaselineName: strongest.name,
-      ...(withinDayReport && guardWithinDay ? { withinDay: { auc: withinDayReport.value, lower: guardWithinDay.interval[0], baselineAuc: withinDayReport.baselineValue, baselineName: withinDayReport.versus } } : {}),
+      ...(withinDayReport && guardWithinDay ? { withinDay: { auc: withinDayReport.value, lower: guardWithinDay.interval[0], upper: guardWithinDay.interval[1], baselineAuc: withinDayReport.baselineValue, baselineName: withinDayReport.versus } } : {}),
     }),
     degenerateScores(backtest.scoreTies, options.degenerate ?? DEFAULT_DEGENERATE_LIMITS, resolvedBacktest.topK !== undefined, scoreVariation),
   ];

@@ -96,9 +96,23 @@ export function lowerOrEstimate(lower: number, estimate: number, format: (x: num
 }
 
 /**
- * The model's out-of-sample AUC and accuracy against the bound. Judged on the lower ends of their
- * day-aware 95% intervals, so that a short evaluation period (few independent days) cannot trip the
- * guard by luck, while a real leak (AUC near 1 on thousands of rows) always does.
+ * The upper end of an interval, or the estimate where none could be computed; when only the lower
+ * end is known, its mirror about the estimate (the guards' intervals are symmetric Student t ones).
+ */
+export function upperOrEstimate(upper: number | undefined, lower: number, estimate: number, format: (x: number) => string = (x) => x.toFixed(4)): { value: number; what: string } {
+  const value = upper ?? 2 * estimate - lower;
+  return Number.isNaN(value) ? { value: estimate, what: 'no interval: too few independent clusters; judged on the estimate' } : { value, what: `95% upper bound ${format(value)}` };
+}
+
+/**
+ * The model's out-of-sample AUC and accuracy against the bound, on both sides: an AUC far below 0.5
+ * ranks the future as well as one far above it with the sign flipped (the single-feature scan
+ * orients each feature by max(AUC, 1 − AUC) for the same reason), and a binary model's accuracy
+ * far below its baseline is a flipped model's far above it (1 − accuracy). So an AUC whose upper
+ * end is below 1 − the ceiling, or an accuracy whose upper end is below 1 − its ceiling, trips as
+ * a sign-flipped leak. Judged on the ends of their day-aware 95% intervals, so that a short
+ * evaluation period (few independent days) cannot trip the guard by luck, while a real leak (AUC
+ * near 1, or near 0, on thousands of rows) always does.
  */
 export function plausibilityBound(
   kind: LabelSpec['kind'],
@@ -106,8 +120,11 @@ export function plausibilityBound(
   scores: {
     auc: number;
     aucLower: number;
+    /** Upper ends of the same intervals; when absent, the mirror of the lower end about the estimate. */
+    aucUpper?: number;
     accuracy: number;
     accuracyLower: number;
+    accuracyUpper?: number;
     baselineAuc: number;
     baselineName: string;
     baselineAccuracy?: number;
@@ -117,26 +134,39 @@ export function plausibilityBound(
      * fair baseline with the best one: held to the same ceiling. A score that ranks each day's stocks
      * by a leak but whose level wanders from day to day has a pooled AUC near 0.5.
      */
-    withinDay?: { auc: number; lower: number; baselineAuc: number; baselineName: string };
+    withinDay?: { auc: number; lower: number; upper?: number; baselineAuc: number; baselineName: string };
   },
 ): GuardVerdict {
   const ceiling = aucCeiling(bound, scores.baselineAuc);
   const hitCeiling = accuracyCeiling(bound, scores.baselineAccuracy ?? NaN);
   const auc = lowerOrEstimate(scores.aucLower, scores.auc);
   const accuracy = lowerOrEstimate(scores.accuracyLower, scores.accuracy, (x) => `${(x * 100).toFixed(1)}%`);
+  const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const aucHigh = upperOrEstimate(scores.aucUpper, scores.aucLower, scores.auc);
+  const accuracyHigh = upperOrEstimate(scores.accuracyUpper, scores.accuracyLower, scores.accuracy, percent);
   const problems: string[] = [];
+  let flipped = false;
+  const flip = (text: string) => {
+    flipped = true;
+    problems.push(`${text}: a sign-flipped leak (the score reversed would be as far above it)`);
+  };
   if (auc.value > ceiling) problems.push(`out-of-sample AUC ${scores.auc.toFixed(4)} (${auc.what}) is above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${scores.baselineName}'s ${scores.baselineAuc.toFixed(4)})`);
+  else if (aucHigh.value < 1 - ceiling) flip(`out-of-sample AUC ${scores.auc.toFixed(4)} (${aucHigh.what}) is below the floor ${(1 - ceiling).toFixed(3)} for ${kind} labels (1 − the ceiling ${ceiling.toFixed(3)})`);
   const wd = scores.withinDay;
   const withinDayCeiling = wd ? aucCeiling(bound, wd.baselineAuc) : NaN;
   if (wd && Number.isFinite(wd.auc)) {
     const within = lowerOrEstimate(wd.lower, wd.auc);
+    const withinHigh = upperOrEstimate(wd.upper, wd.lower, wd.auc);
     if (within.value > withinDayCeiling) problems.push(`out-of-sample within-day AUC ${wd.auc.toFixed(4)} (${within.what}) is above the ceiling ${withinDayCeiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${wd.baselineName}'s ${wd.baselineAuc.toFixed(4)})`);
+    else if (withinHigh.value < 1 - withinDayCeiling) flip(`out-of-sample within-day AUC ${wd.auc.toFixed(4)} (${withinHigh.what}) is below the floor ${(1 - withinDayCeiling).toFixed(3)} for ${kind} labels (1 − the ceiling ${withinDayCeiling.toFixed(3)})`);
   }
   if (accuracy.value > hitCeiling) {
     const above = hitCeiling > bound.maxAccuracy ? `, ${(bound.maxAccuracy - 0.5).toFixed(2)} above ${scores.accuracyBaselineName ?? 'the strongest baseline'}'s ${((scores.baselineAccuracy ?? NaN) * 100).toFixed(1)}%` : '';
-    problems.push(`out-of-sample accuracy ${(scores.accuracy * 100).toFixed(1)}% (${accuracy.what}) is above the bound of ${(hitCeiling * 100).toFixed(1)}% for ${kind} labels${above}`);
+    problems.push(`out-of-sample accuracy ${percent(scores.accuracy)} (${accuracy.what}) is above the bound of ${percent(hitCeiling)} for ${kind} labels${above}`);
+  } else if (accuracyHigh.value < 1 - hitCeiling) {
+    flip(`out-of-sample accuracy ${percent(scores.accuracy)} (${accuracyHigh.what}) is below the floor of ${percent(1 - hitCeiling)} for ${kind} labels (1 − the bound ${percent(hitCeiling)})`);
   }
   return problems.length > 0
-    ? { guard: 'plausibility_bound', tripped: true, message: `${problems.join('; ')}: too good to be true, look for a feature that sees the future` }
-    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)}${wd && Number.isFinite(wd.auc) ? `, within-day AUC ${wd.auc.toFixed(4)} (ceiling ${withinDayCeiling.toFixed(3)})` : ''} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}${hitCeiling > bound.maxAccuracy ? `, accuracy bound ${(hitCeiling * 100).toFixed(1)}% above ${scores.accuracyBaselineName ?? 'the strongest baseline'}` : ''}, judged on 95% lower bounds)` };
+    ? { guard: 'plausibility_bound', tripped: true, message: `${problems.join('; ')}: too ${flipped ? 'far from chance' : 'good'} to be true, look for a feature that sees the future` }
+    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)}${wd && Number.isFinite(wd.auc) ? `, within-day AUC ${wd.auc.toFixed(4)} (ceiling ${withinDayCeiling.toFixed(3)}, floor ${(1 - withinDayCeiling).toFixed(3)})` : ''} and accuracy ${percent(scores.accuracy)} are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}, AUC floor ${(1 - ceiling).toFixed(3)}${hitCeiling > bound.maxAccuracy ? `, accuracy bound ${percent(hitCeiling)} above ${scores.accuracyBaselineName ?? 'the strongest baseline'}` : ''}, accuracy floor ${percent(1 - hitCeiling)}, judged on 95% interval ends)` };
 }
