@@ -70,7 +70,8 @@ describe('the live book against the promised drawdown and return', () => {
   it('says why the return is not compared without a standard error (a book stored before it was measured)', () => {
     const book = bookOf(normals(rng(5), 84, -0.003, 0.01));
     if (book.status !== 'traded') throw new Error('traded');
-    const { meanDailyReturnEstimate: _, ...older } = book;
+    const older = { ...book };
+    delete older.meanDailyReturnEstimate;
     const p = livePerformanceOf(rows, { accuracy: 0.55, auc: 0.56, maxDrawdown: 0.9, meanDailyReturn: 0.002 }, DEFAULT_PERFORMANCE_OPTIONS, older);
     expect(p.reasons.find((r) => /mean daily return/.test(r))).toMatch(/not compared/);
   });
