@@ -14,6 +14,7 @@ import { listAlerts } from '../lib/alerts/alert-store';
 import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
 import { configuredSigning, type ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
+import { annualisedText } from '../lib/backtest/short-sample';
 import { accuracyComparisonsOf } from '../lib/registry/promotion';
 import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 import { readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
@@ -105,9 +106,18 @@ const outOfSampleSchema = z.object({
       withinDay: z.object({ value: z.number().nullable(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ pValue: z.number().nullable() }).optional() }).optional(),
     })
     .optional(),
-  backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional() }) }).optional(),
+  backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional(), periods: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional(), periods: z.number().nullable().optional() }) }).optional(),
 });
 const headlineSchema = z.object({ outOfSample: outOfSampleSchema.optional() });
+
+/**
+ * The backtest Sharpe cell of the models page, beside buy-and-hold's: annualised, so marked n/a with
+ * the number of periods on a backtest shorter than MIN_ANNUALISED_PERIODS (lib/backtest/short-sample.ts).
+ */
+export function sharpeCellHtml(b: NonNullable<z.input<typeof outOfSampleSchema>['backtest']>): string {
+  const periods = b.strategy.periods;
+  return `${e(annualisedText(b.strategy.sharpe, periods, 2))} <span class="note">vs buy-and-hold ${e(annualisedText(b.buyAndHold.sharpe, b.buyAndHold.periods ?? periods, 2))}</span>`;
+}
 
 /**
  * The OOS accuracy cell of the models page: beside the baseline promotion judges accuracy_lift
@@ -314,7 +324,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
             unvouched !== undefined ? `<span class="error withheld">withheld: ${e(unvouched)}</span>` : h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
             unvouched !== undefined ? withheld : h ? withinDayAucCellHtml(h) : '-',
             unvouched !== undefined ? withheld : h ? accuracyCellHtml(h) : '-',
-            unvouched !== undefined ? withheld : h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
+            unvouched !== undefined ? withheld : h?.backtest ? sharpeCellHtml(h.backtest) : '-',
             e(v.createdAt),
             report ? `<a class="report-link" href="/ui/models/${encodeURIComponent(v.name)}/versions/${v.version}/report">report</a>` : '<span class="note">no report recorded</span>',
           ];

@@ -5,6 +5,7 @@ import { accuracyComparisonsOf, pValueText, type AccuracyComparison, type Stored
 import type { Database } from '../../lib/store/database';
 import { escapeControl } from '../../lib/quality/excerpt';
 import { printableJson } from '../../lib/printable-json';
+import { annualisedText } from '../../lib/backtest/short-sample';
 import { withStore } from '../with-store';
 import { runningDeployments, sendUpdate } from './deployments';
 import { lazy } from '../lazy';
@@ -59,7 +60,7 @@ interface StoredOutOfSample {
   baseline?: StoredAccuracyLift & { name?: string; naivePValue?: number | null; noInformation?: StoredAccuracyLift };
   auc?: { versus: string; baselineAuc: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
   informationCoefficient?: { mean: number | null; tStat?: number | null; baseline?: { name: string; mean: number | null } };
-  backtest?: { strategy?: { sharpe?: number | null; maxDrawdown?: number | null }; buyAndHold?: { sharpe?: number | null; maxDrawdown?: number | null }; versusNaiveStrategy?: { versus: string; rivalSharpe: number | null; difference: { pValue: number | null } } };
+  backtest?: { strategy?: { sharpe?: number | null; maxDrawdown?: number | null; periods?: number | null }; buyAndHold?: { sharpe?: number | null; maxDrawdown?: number | null; periods?: number | null }; versusNaiveStrategy?: { versus: string; rivalSharpe: number | null; difference: { pValue: number | null } } };
   guards?: Array<{ guard: string; tripped: boolean }>;
 }
 
@@ -93,10 +94,11 @@ export function headline(v: ModelVersion): Record<string, string> {
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
     // Versions evaluated before the baseline's IC was recorded show none.
     'information coefficient': `${f(o?.informationCoefficient?.mean)}${o?.informationCoefficient?.baseline ? ` (best naive ranking ${o.informationCoefficient.baseline.name} ${f(o.informationCoefficient.baseline.mean)})` : ''}`,
-    'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
-    'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
+    // Annualised: marked n/a with the number of periods on a backtest shorter than a trading month.
+    'backtest sharpe': annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2),
+    'buy-and-hold sharpe': annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2),
     // The best naive rule traded as the model is (versions evaluated before it was traded have none).
-    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${f(o.backtest.versusNaiveStrategy.rivalSharpe, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${pValueText(o.backtest.versusNaiveStrategy.difference.pValue)})` } : {}),
+    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${annualisedText(o.backtest.versusNaiveStrategy.rivalSharpe, o.backtest.strategy?.periods, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${pValueText(o.backtest.versusNaiveStrategy.difference.pValue)})` } : {}),
     'max drawdown': `${f(o?.backtest?.strategy?.maxDrawdown, 3)}${typeof o?.backtest?.buyAndHold?.maxDrawdown === 'number' ? ` (buy-and-hold ${f(o.backtest.buyAndHold.maxDrawdown, 3)})` : ''}`,
   };
 }
@@ -116,7 +118,7 @@ export function listFigures(v: ModelVersion): string {
     ...(wd ? [beside('within-day auc', f(wd.value), wd.versus, f(wd.baselineValue))] : []),
     beside('auc', f(o?.classification?.rocAuc), o?.auc?.versus, f(o?.auc?.baselineAuc)),
     beside('acc', f(o?.classification?.accuracy), accuracy ? `${accuracy.versus}${accuracy.hindsight ? ' in hindsight' : ''}` : undefined, f(accuracy?.accuracy)),
-    beside('sharpe', f(o?.backtest?.strategy?.sharpe, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, f(o?.backtest?.buyAndHold?.sharpe, 2)),
+    beside('sharpe', annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2)),
   ];
   return `oos ${parts.join(', ')}`;
 }

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
 import { escapeControl, escapeLines } from '../../lib/quality/excerpt';
+import { annualisedText } from '../../lib/backtest/short-sample';
 import { refuseUnknownKeys } from '../../lib/unknown-keys';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
@@ -233,7 +234,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     return (
       printedLine(
         `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}${withinDay}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
-      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}`,
+      ` | Sharpe ${annualisedText(bt.sharpe, bt.periods, 2)} vs buy-and-hold ${annualisedText(r.backtest.buyAndHold.sharpe, bt.periods, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${annualisedText(r.backtest.versusNaiveStrategy.rivalSharpe, bt.periods, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}`,
       ) + reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );
   });

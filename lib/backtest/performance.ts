@@ -4,6 +4,7 @@
  * (252 trading days) or its square root; standard deviations are sample ones (n − 1).
  */
 import { noSpread, probabilisticSharpeRatio, type SharpeSample } from './sharpe-inference';
+import { MIN_PSR_PERIODS } from './short-sample';
 
 export interface PerformanceOptions {
   /** Periods per year for annualising; 252 for daily returns. */
@@ -55,7 +56,12 @@ export interface PerformanceMetrics {
   skewness: number;
   /** Kurtosis of the returns, not excess: 3 for normal returns. */
   kurtosis: number;
-  /** Probability that the true Sharpe ratio is above 0 (probabilistic Sharpe ratio). */
+  /**
+   * Probability that the true Sharpe ratio is above 0 (probabilistic Sharpe ratio); NaN (stored as
+   * null) below MIN_PSR_PERIODS periods, where its asymptotic normal approximation does not hold
+   * (short-sample.ts). Annualised figures are computed on any length; displays mark them below
+   * MIN_ANNUALISED_PERIODS.
+   */
   probabilisticSharpe: number;
 }
 
@@ -175,9 +181,9 @@ export function performanceOf(returns: Float64Array, options: PerformanceOptions
   };
 }
 
-/** PSR against 0, NaN where it is undefined (fewer than 2 returns, no variation, degenerate two-valued returns). */
+/** PSR against 0, NaN where it is undefined or unreliable (fewer than MIN_PSR_PERIODS returns, no variation, degenerate two-valued returns). */
 function probabilisticSharpeOrNaN(sharpe: number, observations: number, { skewness, kurtosis }: Moments): number {
-  if (observations < 2 || !Number.isFinite(sharpe)) return NaN;
+  if (observations < MIN_PSR_PERIODS || !Number.isFinite(sharpe)) return NaN;
   if (!(1 - skewness * sharpe + ((kurtosis - 1) / 4) * sharpe * sharpe > 0)) return NaN;
   return probabilisticSharpeRatio({ sharpe, observations, skewness, kurtosis });
 }

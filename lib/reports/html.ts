@@ -2,6 +2,7 @@
  * The run report as one self-contained HTML file: inline CSS and server-side SVG charts, no script
  * and no link to anything outside the file, so it opens offline and can be archived as it is.
  */
+import { annualisedText } from '../backtest/short-sample';
 import { barChart, escapeHtml, horizontalBars, lineChart, matrixChart, PALETTE } from './svg';
 import type { RunReport, Section } from './report-data';
 import { verdictWord } from '../training/guards';
@@ -103,7 +104,7 @@ export function renderRunReportHtml(report: RunReport): string {
     sectionHtml('equity', report.equity, (e) => {
       const x = e.dates.map((_, i) => i);
       return (
-        `<p>Sharpe ${f(e.sharpe.strategy, 2)} vs buy-and-hold ${f(e.sharpe.buyAndHold, 2)}; total return ${pct(e.totalReturn.strategy)} vs ${pct(e.totalReturn.buyAndHold)}; max drawdown ${pct(e.maxDrawdown.strategy)} vs ${pct(e.maxDrawdown.buyAndHold)} (net of costs, ${escapeHtml(e.dates[0])} .. ${escapeHtml(e.dates[e.dates.length - 1])}).</p>` +
+        `<p>Sharpe ${escapeHtml(annualisedText(e.sharpe.strategy, e.dates.length - 1, 2))} vs buy-and-hold ${escapeHtml(annualisedText(e.sharpe.buyAndHold, e.dates.length - 1, 2))}; total return ${pct(e.totalReturn.strategy)} vs ${pct(e.totalReturn.buyAndHold)}; max drawdown ${pct(e.maxDrawdown.strategy)} vs ${pct(e.maxDrawdown.buyAndHold)} (net of costs, ${escapeHtml(e.dates[0])} .. ${escapeHtml(e.dates[e.dates.length - 1])}).</p>` +
         lineChart({ title: 'Equity (net, starts at 1)', series: [{ name: 'strategy', x, y: e.strategy, color: PALETTE[0] }, { name: 'buy-and-hold', x, y: e.buyAndHold, color: PALETTE[1], dashed: true }], xLabel: dateTick(e.dates) }) +
         lineChart({ title: 'Drawdown from the running peak', series: [{ name: 'strategy', x, y: e.strategyDrawdown, color: PALETTE[0], area: true }, { name: 'buy-and-hold', x, y: e.buyAndHoldDrawdown, color: PALETTE[1], dashed: true }], xLabel: dateTick(e.dates), yLabel: (y) => pct(y, 0), height: 200 })
       );

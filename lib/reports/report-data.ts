@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { backtestOf } from '../backtest/backtest';
 import { backtestOptionsSchema, type BacktestOptionsInput } from '../backtest/input';
 import type { PerformanceMetrics } from '../backtest/performance';
+import { MIN_ANNUALISED_PERIODS } from '../backtest/short-sample';
 import type { BarSeries } from '../market-data/bar';
 import { rng } from '../random';
 import { sortWithIndex } from '../sorted';
@@ -570,7 +571,9 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
       // The period's own majority class: a model that predicts one class beats every fair baseline when the pre-period's majority was the other.
       ...baselines.filter((b) => b.name === NO_INFORMATION_BASELINE).map((b) => ({ metric: 'accuracy beside the no-information rate', model: cls.accuracy, baseline: baselineAccuracyOf(b.predicted, e.labels), baselineName: `${b.name} (the evaluation period's own majority class, the no-information rate: known only in hindsight)`, note: 'recomputed from the stored predictions' })),
       { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
-      { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
+      bt.strategy.metrics.periods < MIN_ANNUALISED_PERIODS
+        ? { metric: 'Sharpe ratio (net)', model: NaN, baseline: NaN, baselineName: 'buy-and-hold (equal weight)', note: `n/a: annualised from ${bt.strategy.metrics.periods} periods (shown from ${MIN_ANNUALISED_PERIODS})` }
+        : { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
     ],
     ...(ic.count > 0 ? { icHeadline: { metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: icBaselineName } } : {}),
     period: { from: ds.days[e.dayIndex[0]], to: ds.days[e.dayIndex[e.dayIndex.length - 1]], days: new Set(e.dayIndex).size, rows: e.labels.length },
@@ -633,12 +636,17 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
       // The Sharpe ratio's paired test, and the alpha beyond the market exposure (beta) the strategy took: what `sharpe` promotion reads.
       const sharpeNote = sharpeDifference ? { note: `paired difference to ${sharpeDifference.versus === 'cash' ? "cash's 0 (buy-and-hold's was not positive)" : "buy-and-hold's"}: one-sided p ${pValueText(sharpeDifference.difference.pValue)}, Newey–West` } : {};
       // By PerformanceMetrics' own names (the report stores them so: storedPerformance), so a misnamed figure fails to compile instead of being left out.
+      // Annualised figures of a backtest shorter than a trading month are not shown (lib/backtest/short-sample.ts).
+      const periods = stored.backtest.strategy.periods;
+      const tooShort = typeof periods === 'number' && periods < MIN_ANNUALISED_PERIODS;
       for (const [key, label] of HEADLINE_PERFORMANCE) {
-        if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
+        if (!(key in stored.backtest.strategy)) continue;
+        if (tooShort && key !== 'maxDrawdown') rows.push({ metric: label, model: NaN, baseline: NaN, baselineName: 'buy-and-hold (equal weight)', note: `n/a: annualised from ${periods} periods (shown from ${MIN_ANNUALISED_PERIODS})` });
+        else rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
       }
       // The best naive rule traded the same way: the Sharpe ratio `sharpe` promotion must also beat.
       const naive = stored.backtest.versusNaiveStrategy;
-      if (naive && 'sharpe' in stored.backtest.strategy) rows.push({ metric: 'Sharpe ratio (net) against the naive rules traded the same way', model: num(stored.backtest.strategy.sharpe), baseline: num(naive.rivalSharpe), baselineName: naive.versus, note: `the best naive rule's; paired difference: one-sided p ${pValueText(naive.difference.pValue)}, Newey–West` });
+      if (naive && 'sharpe' in stored.backtest.strategy && !tooShort) rows.push({ metric: 'Sharpe ratio (net) against the naive rules traded the same way', model: num(stored.backtest.strategy.sharpe), baseline: num(naive.rivalSharpe), baselineName: naive.versus, note: `the best naive rule's; paired difference: one-sided p ${pValueText(naive.difference.pValue)}, Newey–West` });
       if (marketModel) {
         const bp = (x: number | null) => fixed(num(x) * 1e4, 2);
         rows.push({ metric: 'alpha (basis points a day, net, beyond beta × buy-and-hold)', model: num(marketModel.alpha.value) * 1e4, baseline: 0, baselineName: `buy-and-hold at the strategy's beta ${fixed(marketModel.beta.value, 2)}`, note: `95% interval ${bp(marketModel.alpha.interval[0])} .. ${bp(marketModel.alpha.interval[1])}, one-sided p ${pValueText(marketModel.alpha.pValue)}, Newey–West` });

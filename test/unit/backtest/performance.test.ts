@@ -50,9 +50,10 @@ describe('performance metrics of a hand-made return series', () => {
 
   it('feeds the probabilistic and deflated Sharpe ratios', () => {
     // PSR = Φ(.267261 · √5 / √(1 − 0 + (1.731429 − 1)/4 · .071429)) = Φ(.597614 / 1.006509) = Φ(.593749) = .723660
-    expect(m.probabilisticSharpe).toBeCloseTo(0.72366, 6);
-    expect(probabilisticSharpeRatio(sharpeSampleOf(m))).toBe(m.probabilisticSharpe);
-    expect(deflatedSharpeRatio({ ...sharpeSampleOf(m), trials: 1, trialSharpeVariance: 0.02 })).toBe(m.probabilisticSharpe);
+    expect(probabilisticSharpeRatio(sharpeSampleOf(m))).toBeCloseTo(0.72366, 6);
+    expect(deflatedSharpeRatio({ ...sharpeSampleOf(m), trials: 1, trialSharpeVariance: 0.02 })).toBe(probabilisticSharpeRatio(sharpeSampleOf(m)));
+    // Six periods are too few for its normal approximation: the metrics do not report it (short-sample.ts).
+    expect(m.probabilisticSharpe).toBeNaN();
   });
 
   it('subtracts the risk-free rate per period', () => {

@@ -26,8 +26,10 @@ describe('run report headline on the sharpe evidence', () => {
 
   it('shows the net CAGR, Sharpe ratio and drawdown of a backtest as the evaluation stores it, beside buy-and-hold', () => {
     // Stored as evaluatePredictions stores a real backtest (not hand-written keys, which once named a figure no backtest has).
-    const strategy = storedPerformance(performanceOf(Float64Array.from([0.01, -0.005, 0.02, 0.003, -0.01, 0.007])));
-    const buyAndHold = storedPerformance(performanceOf(Float64Array.from([0.002, 0.001, -0.004, 0.003, 0.001, 0.002])));
+    // Thirty periods: fewer are not annualised in the headline (the last test).
+    const cycle = (x: number[]) => Float64Array.from({ length: 30 }, (_, i) => x[i % x.length]);
+    const strategy = storedPerformance(performanceOf(cycle([0.01, -0.005, 0.02, 0.003, -0.01, 0.007])));
+    const buyAndHold = storedPerformance(performanceOf(cycle([0.002, 0.001, -0.004, 0.003, 0.001, 0.002])));
     const stored = fixtureVersion().metrics.outOfSample as Record<string, unknown>;
     const report = assembleRunReport({ version: fixtureVersion({ metrics: { ...fixtureVersion().metrics, outOfSample: { ...stored, backtest: { strategy, buyAndHold } } } }) });
     if (!report.headline.recorded) throw new Error('unreachable');
@@ -35,5 +37,20 @@ describe('run report headline on the sharpe evidence', () => {
     expect(rows['CAGR (net, compound annual growth)']).toMatchObject({ model: strategy.cagr, baseline: buyAndHold.cagr, baselineName: 'buy-and-hold (equal weight)' });
     expect(rows['Sharpe ratio (net)']).toMatchObject({ model: strategy.sharpe, baseline: buyAndHold.sharpe });
     expect(rows['max drawdown']).toMatchObject({ model: strategy.maxDrawdown, baseline: buyAndHold.maxDrawdown });
+  });
+
+  it('shows no annualised figure of a backtest under 20 periods, with the number of periods', () => {
+    // Stored as JSON stores it: the probabilistic Sharpe ratio of 6 periods is null.
+    const stored6 = (x: number[]) => JSON.parse(JSON.stringify(storedPerformance(performanceOf(Float64Array.from(x))))) as Record<string, number>;
+    const strategy = stored6([0.01, -0.005, 0.02, 0.003, -0.01, 0.007]);
+    const buyAndHold = stored6([0.002, 0.001, -0.004, 0.003, 0.001, 0.002]);
+    expect(strategy.probabilisticSharpe).toBeNull();
+    const stored = fixtureVersion().metrics.outOfSample as Record<string, unknown>;
+    const report = assembleRunReport({ version: fixtureVersion({ metrics: { ...fixtureVersion().metrics, outOfSample: { ...stored, backtest: { strategy, buyAndHold } } } }) });
+    if (!report.headline.recorded) throw new Error('unreachable');
+    const rows = Object.fromEntries(report.headline.data.map((r) => [r.metric, r]));
+    expect(rows['Sharpe ratio (net)']).toMatchObject({ model: NaN, baseline: NaN, note: 'n/a: annualised from 6 periods (shown from 20)' });
+    expect(rows['CAGR (net, compound annual growth)']).toMatchObject({ model: NaN, note: 'n/a: annualised from 6 periods (shown from 20)' });
+    expect(rows['max drawdown']).toMatchObject({ model: strategy.maxDrawdown });
   });
 });
