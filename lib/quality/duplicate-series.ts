@@ -283,8 +283,6 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
     const { r, n: m } = laggedCorrelation(returns, i, i, days, 1, 0, days, 1e-18);
     smooth[i] = m >= 2 && !(r <= SMOOTH_AUTOCORRELATION) ? 1 : 0;
   }
-  const ranks = returns.slice();
-  for (let i = 0; i < n; i++) ranksInPlace(ranks, i * days, days);
 
   /** `s`'s bars of the snapshot on session t against `o`'s bars of session t + lag. */
   const compare = (s: number, o: number, lag: number): { sessions: number; equalShare: number; copyShare: number; correlation: number } => {
@@ -330,26 +328,20 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   // Per unordered pair, the best lag found (most equal bars, then the highest correlation).
   const found = new Map<string, DuplicatePair & { s: number; o: number; both: boolean; copyShare: number }>();
   const better = (x: DuplicatePair, y: DuplicatePair | undefined): boolean => !y || x.equalShare > y.equalShare || (x.equalShare === y.equalShare && x.correlation > y.correlation);
-  scanLaggedPairs(
-    ranks,
-    n,
-    days,
-    { minCorrelation: CANDIDATE_RANK_CORRELATION, minCommonDays: MIN_COMMON_SESSIONS, maxLag: DUPLICATE_MAX_LAG, compare: (a, b) => judged[a] || judged[b] },
-    ({ a, b, lag }) => {
-      // Row a's day t goes with row b's day t + lag. Each side of the snapshot is judged on its own bars.
-      const sides: Array<[number, number, number]> = [];
-      if (judged[a]) sides.push([a, b, lag]);
-      if (judged[b]) sides.push([b, a, lag === 0 ? 0 : -lag]);
-      const verified = sides.map(([s, o, l]) => ({ s, o, l, c: compare(s, o, l) })).filter((v) => isDuplicate(v.c, v.s, v.o, v.l));
-      if (verified.length === 0) return;
-      const key = `${Math.min(a, b)}:${Math.max(a, b)}`;
-      const pick = pickRejected(verified, series);
-      const pair = { symbol: series[pick.s].symbol, other: series[pick.o].symbol, lag: pick.l, sessions: pick.c.sessions, equalShare: pick.c.equalShare, correlation: pick.c.correlation, otherInSnapshot: judged[pick.o], s: pick.s, o: pick.o, both: verified.length === 2, copyShare: pick.c.copyShare };
-      // A pair that is one series at a lag is not "the same day's" series: the lagged finding wins.
-      const previous = found.get(key);
-      if (!previous || (previous.lag === 0 && pair.lag !== 0) || ((previous.lag === 0) === (pair.lag === 0) && better(pair, previous))) found.set(key, pair);
-    },
-  );
+  candidatePairs(series, judged, { returns, barAt, days }, (a, b, lag) => {
+    // Series a's session t goes with series b's session t + lag. Each side of the snapshot is judged on its own bars.
+    const sides: Array<[number, number, number]> = [];
+    if (judged[a]) sides.push([a, b, lag]);
+    if (judged[b]) sides.push([b, a, lag === 0 ? 0 : -lag]);
+    const verified = sides.map(([s, o, l]) => ({ s, o, l, c: compare(s, o, l) })).filter((v) => isDuplicate(v.c, v.s, v.o, v.l));
+    if (verified.length === 0) return;
+    const key = `${Math.min(a, b)}:${Math.max(a, b)}`;
+    const pick = pickRejected(verified, series);
+    const pair = { symbol: series[pick.s].symbol, other: series[pick.o].symbol, lag: pick.l, sessions: pick.c.sessions, equalShare: pick.c.equalShare, correlation: pick.c.correlation, otherInSnapshot: judged[pick.o], s: pick.s, o: pick.o, both: verified.length === 2, copyShare: pick.c.copyShare };
+    // A pair that is one series at a lag is not "the same day's" series: the lagged finding wins.
+    const previous = found.get(key);
+    if (!previous || (previous.lag === 0 && pair.lag !== 0) || ((previous.lag === 0) === (pair.lag === 0) && better(pair, previous))) found.set(key, pair);
+  });
 
   for (const p of [...found.values()].sort((x, y) => (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : x.other < y.other ? -1 : 1))) {
     const { s, o, both, copyShare, ...pair } = p;
@@ -390,6 +382,124 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   exactCopies(series, judged, { barAt, days }, out);
   misdatedSeries(series, judged, smooth, { returns, barAt, days }, out);
   return out;
+}
+
+/**
+ * The candidate screen of lagged_duplicate and duplicate_series: pairs of series (a < b) whose
+ * returns' ranks correlate CANDIDATE_RANK_CORRELATION or more at a lag (a's session t with b's
+ * session t + lag), each pair and lag reported once, for the bar-by-bar comparison.
+ *
+ * A series of the snapshot is screened on its own returns (between two of its bars of the snapshot:
+ * the bars the comparison reads), ranked among themselves, against every other series' returns over
+ * the same sessions and DUPLICATE_MAX_LAG more either side, ranked over those. Screened over its
+ * whole series, its stored bars diluted a copy: SYN02's rows holding SYN01's 85 bars of 2018-03..06
+ * after SYN02's stored bars to February fell below the bar with 20 or more of those, never reached
+ * the comparison, and were published (59 rows or fewer are exactCopies', which found them).
+ * Ranks over a longer span than the copy's would not do either: a copy's returns ranked among
+ * themselves against the same returns ranked over the whole file correlate 0.92 at the lowest over
+ * the 382 S&P 500 files (windows of 59 to 250 returns), 0.97 at the 1st percentile. Series whose own
+ * returns span the same sessions are screened together (the folder of the 382 files into an empty
+ * store: one screen for the 357 of 2013-02-08..2018-02-07, the same as screening all, and one for
+ * each later listing's span).
+ */
+function candidatePairs(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], m: { returns: Float64Array; barAt: Int32Array; days: number }, onCandidate: (a: number, b: number, lag: number) => void): void {
+  const { returns, barAt, days } = m;
+  const n = series.length;
+  // Returns between MIN_COMMON_SESSIONS bars.
+  const minReturns = MIN_COMMON_SESSIONS - 1;
+  // A series' own returns: between two of its bars of the snapshot (not the one from a stored bar
+  // into its first row: in a copy that is the seam between two securities, an outlier).
+  const own = new Uint8Array(n * days);
+  const spans = new Map<string, { first: number; last: number; members: number[] }>();
+  for (let i = 0; i < n; i++) {
+    const staged = series[i].staged;
+    if (!judged[i] || staged === undefined) continue;
+    let first = -1;
+    let last = -1;
+    let count = 0;
+    for (let t = 0; t < days; t++) {
+      const k = barAt[i * days + t];
+      if (!(k > 0 && staged[k] === 1 && staged[k - 1] === 1 && returns[i * days + t] === returns[i * days + t])) continue;
+      own[i * days + t] = 1;
+      if (first < 0) first = t;
+      last = t;
+      count++;
+    }
+    // Fewer own returns cannot make MIN_COMMON_SESSIONS compared bars: exactCopies judges those.
+    if (count < minReturns) continue;
+    const key = `${first}:${last}`;
+    let span = spans.get(key);
+    if (!span) spans.set(key, (span = { first, last, members: [] }));
+    span.members.push(i);
+  }
+  if (spans.size === 0) return;
+  // Each series' sessions with a return, ascending by the return: ranks within any window in one pass.
+  const order: Int32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = returns.subarray(i * days, (i + 1) * days);
+    const finite: number[] = [];
+    for (let t = 0; t < days; t++) if (row[t] === row[t]) finite.push(t);
+    order.push(Int32Array.from(finite).sort((a, b) => row[a] - row[b]));
+  }
+  const seen = new Set<string>();
+  let x = new Float64Array(0);
+  for (const { first, last, members } of spans.values()) {
+    const from = Math.max(0, first - DUPLICATE_MAX_LAG);
+    const to = Math.min(days, last + 1 + DUPLICATE_MAX_LAG);
+    const width = to - from;
+    const member = new Uint8Array(n);
+    for (const i of members) member[i] = 1;
+    // One row per series over the window: a member's own returns (the side judged, and the side
+    // compared with for another member: the sessions it lacks there are a few at the edges), any
+    // other series' returns (the side compared with), as average ranks, centred (ranksInPlace).
+    if (x.length < n * width) x = new Float64Array(n * width);
+    const rowSeries: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = rowSeries.length * width;
+      const row = i * days;
+      const mask = member[i] ? i * days : -1;
+      const sorted = order[i];
+      let count = 0;
+      for (const t of sorted) if (t >= from && t < to && (mask < 0 || own[mask + t] === 1)) count++;
+      if (count < minReturns) continue;
+      x.fill(NaN, o, o + width);
+      // Walking the returns in ascending order, each tie gets the average of its ranks.
+      const centre = (count + 1) / 2;
+      let below = 0;
+      for (let k = 0; k < sorted.length; ) {
+        let end = k;
+        let tied = 0;
+        for (; end < sorted.length && returns[row + sorted[end]] === returns[row + sorted[k]]; end++) {
+          const t = sorted[end];
+          if (t >= from && t < to && (mask < 0 || own[mask + t] === 1)) tied++;
+        }
+        if (tied > 0) {
+          const rank = below + (tied + 1) / 2 - centre;
+          for (let j = k; j < end; j++) {
+            const t = sorted[j];
+            if (t >= from && t < to && (mask < 0 || own[mask + t] === 1)) x[o + t - from] = rank;
+          }
+          below += tied;
+        }
+        k = end;
+      }
+      rowSeries.push(i);
+    }
+    const rows = rowSeries.length;
+    scanLaggedPairs(
+      x.subarray(0, rows * width),
+      rows,
+      width,
+      { minCorrelation: CANDIDATE_RANK_CORRELATION, minCommonDays: minReturns, maxLag: DUPLICATE_MAX_LAG, compare: (a, b) => member[rowSeries[a]] === 1 || member[rowSeries[b]] === 1 },
+      ({ a, b, lag }) => {
+        // Rows ascend with series: a's session t goes with b's t + lag.
+        const key = `${rowSeries[a]}:${rowSeries[b]}:${lag}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        onCandidate(rowSeries[a], rowSeries[b], lag);
+      },
+    );
+  }
 }
 
 /** Equal bars, close to the cent and volume to the share, on this many sessions or more make a copy (exactCopies). */
