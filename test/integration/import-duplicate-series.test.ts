@@ -37,6 +37,15 @@ function walk(seed: number, n = 300): string[][] {
   });
 }
 const market = (symbols: number): Record<string, string[][]> => Object.fromEntries(Array.from({ length: symbols }, (_, i) => [`SYN${String(i + 1).padStart(2, '0')}`, walk(i + 1)]));
+/**
+ * SYN02's prices scaled so that its close before row `cut` is 1% above SYN01's (the probe's
+ * synthetic symbols were that close): SYN01's rows from there continue SYN02's stored bars without a
+ * step the splice and basis rules would see.
+ */
+function nearAtCut(files: Record<string, string[][]>, cut: number): Record<string, string[][]> {
+  const k = (1.01 * Number(files.SYN01[cut - 1][4])) / Number(files.SYN02[cut - 1][4]);
+  return { ...files, SYN02: files.SYN02.map((r) => [r[0], ...r.slice(1, 5).map((p) => String(cents(Number(p) * k))), r[5]]) };
+}
 /** The probe's ZDUP: each date holds the next row's prices. */
 const tomorrowOf = (rows: string[][]): string[][] => rows.slice(0, -1).map((r, i) => [r[0], ...rows[i + 1].slice(1)]);
 
@@ -55,6 +64,8 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
   afterEach(async () => {
     await t?.drop();
   });
+  /** The stored bars and their revision log: equal means the import changed nothing. */
+  const storeRows = async () => ({ bars: (await dumpStore(t.store)).bars, revisions: await t.store.db.selectFrom('bar_revisions').selectAll().orderBy('symbol').orderBy('date').execute() });
 
   it("rejects the probe's folder: ZDUP holds SYN01's bars of the next session; nothing is published and the gate names both and the lag", async () => {
     const files = market(8);
@@ -115,6 +126,39 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect(beside.status).toBe('rejected');
     expect((await getSnapshot(t.store, beside.snapshotId))?.statusReason).toMatch(/series of ZLAG is SYN03's \((stored|in this import)\) shifted by -2 sessions: its bar of each session is SYN03's bar of 2 sessions earlier/);
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+  });
+
+  // probe-ingest2 (prov.ts other-symbol-stored, dupcsv.ts): SYN02.csv holding SYN01's 85 bars after
+  // SYN02's stored bars was published (accepted=85, an extreme_move flag where the two met); and two
+  // symbols given the same body in one import were both published, without even a flag.
+  it("rejects another symbol's bars under a symbol with stored bars before them, at the same sessions or a session early; the store stays as it was", async () => {
+    const CUT = 215;
+    const files = nearAtCut(market(6), CUT);
+    expect((await importBars(t.store, csv({ ...Object.fromEntries(Object.entries(files).map(([s, rows]) => [s, s === 'SYN02' ? rows.slice(0, CUT) : rows])) }), { now: NOW })).status).toBe('published');
+    const before = await storeRows();
+    for (const [rows, expected] of [
+      // Returns correlate a little below 1: the first is from SYN02's stored bar into SYN01's.
+      [files.SYN01.slice(CUT), /series of SYN02 is SYN01's \(stored\) under another symbol: on 100\.0% of 85 common sessions OHLC are equal within rounding, and daily returns correlate 0\.99\d+, and on 100\.0% of them the volume is equal to the share/],
+      [tomorrowOf(files.SYN01).slice(CUT), /series of SYN02 is SYN01's \(stored\) shifted by \+1 session: its bar of each session is SYN01's bar of 1 session later/],
+    ] as const) {
+      const summary = await importBars(t.store, csv({ SYN02: rows }), { now: NOW });
+      expect([summary.status, summary.rowsAccepted, summary.byRule.lagged_duplicate]).toEqual(['rejected', 0, 1]);
+      expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(expected);
+      expect(await storeRows()).toEqual(before);
+    }
+    // SYN02's own bars after its stored ones: published.
+    expect((await importBars(t.store, csv({ SYN02: files.SYN02.slice(CUT) }), { now: NOW })).status).toBe('published');
+  });
+
+  it('rejects one body given to two symbols in one import, both with stored bars before it; the store stays as it was', async () => {
+    const CUT = 215;
+    const files = nearAtCut(market(6), CUT);
+    expect((await importBars(t.store, csv(Object.fromEntries(Object.entries(files).map(([s, rows]) => [s, rows.slice(0, CUT)]))), { now: NOW })).status).toBe('published');
+    const before = await storeRows();
+    const summary = await importBars(t.store, csv({ SYN01: files.SYN01.slice(CUT), SYN02: files.SYN01.slice(CUT) }), { now: NOW });
+    expect([summary.status, summary.byRule.lagged_duplicate]).toEqual(['rejected', 1]);
+    expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(/series of SYN02 is SYN01's \(in this import\) under another symbol: .*which of the two is the copy the bars cannot tell, so SYN02 \(sorting later\) is rejected/);
+    expect(await storeRows()).toEqual(before);
   });
 
   it("rejects a month of another symbol's bars under a second symbol (volumes equal to the share), too short for the correlation tests: before, it was published with no finding", async () => {
