@@ -62,7 +62,8 @@ import { issue, type QualityIssue } from './rules-catalog';
  *
  * Cost: every pair is screened on returns' ranks at every lag (lib/stats/symbol-clusters.ts
  * scanLaggedPairs: a dot product on a subsample of days), ranks so that a copy with a few garbled
- * days still stands out; only pairs whose rank correlation reaches CANDIDATE_RANK_CORRELATION are
+ * days still stands out, each series of the snapshot on its own returns over its own sessions
+ * (candidatePairs); only pairs whose rank correlation reaches CANDIDATE_RANK_CORRELATION are
  * compared bar by bar.
  */
 export const DUPLICATE_MAX_LAG = 5;
