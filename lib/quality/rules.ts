@@ -952,7 +952,7 @@ const unitName = (k: number): string => (k === 2 ? 'cents' : k === -2 ? 'dollars
  * Why the move into `series[i]` (ascending by date) is a change of price unit (see above), or
  * undefined. `declaredSplits`: the shares multiplier a file's split column states, by date.
  */
-export function unitChangeFinding(series: readonly Bar[], i: number, declaredSplits?: ReadonlyMap<string, number>): string | undefined {
+export function unitChangeFinding(series: readonly Bar[], i: number, declaredSplits?: ReadonlyMap<string, number>, origin: 'file' | 'stream' = 'file'): string | undefined {
   if (i < 1 || i >= series.length) return undefined;
   const prev = series[i - 1];
   const bar = series[i];
@@ -979,7 +979,7 @@ export function unitChangeFinding(series: readonly Bar[], i: number, declaredSpl
   const leading = i === before.length && i < after.length;
   const rows = (n: number, from: string) => (n === 1 ? `the row of ${from} looks` : `the ${n} rows from ${from} look`);
   const off = leading ? `${i === 1 ? `the first row, of ${series[0].date}, looks` : `the first ${i} rows, from ${series[0].date}, look`} like prices in ${unitName(-k)} beside the rows from ${bar.date} on` : `${rows(after.length, bar.date)} like prices in ${unitName(k)}`;
-  const kept = `${off} (or a misplaced decimal point), not a market move; the series is rejected whole and nothing of it is published: import one security's bars in one price unit`;
+  const kept = `${off} (or a misplaced decimal point), not a market move; ${origin === 'file' ? "the series is rejected whole and nothing of it is published: import one security's bars in one price unit" : 'the bars from the step on are rejected and the stored bars kept: send the bars in the stored unit (a real split: import it with its split declared)'}`;
   if (volumesBefore.length === 0 || volumesAfter.length === 0) {
     if (Math.abs(k) < 2) return undefined;
     return `${head}, and no volume to tell a split by, but no session trades ${unit}: ${kept}`;
@@ -993,7 +993,7 @@ export function unitChangeFinding(series: readonly Bar[], i: number, declaredSpl
   const dayVolume = bar.volume / volumeBefore;
   if (Math.abs(k) === 1 && dayVolume >= UNIT_CHANGE_NEWS_VOLUME) return undefined;
   const volumes = `volume ${volumeBefore} (median of the ${plural(volumesBefore.length, 'bar')} before) -> ${volumeAfter} (median of ${volumesAfter.length === 1 ? 'that bar' : `the ${volumesAfter.length} bars from it`}), ×${moved.toPrecision(3)}`;
-  const split = `a ${k > 0 ? `1:${factor} reverse split` : `${Math.round(1 / factor)}:1 split`} would have moved it ${k > 0 ? `÷${factor}` : `×${Math.round(1 / factor)}`}, and the file declares none`;
+  const split = `a ${k > 0 ? `1:${factor} reverse split` : `${Math.round(1 / factor)}:1 split`} would have moved it ${k > 0 ? `÷${factor}` : `×${Math.round(1 / factor)}`}, and ${origin === 'file' ? 'the file declares none' : 'a stream declares no splits'}`;
   const news = Math.abs(k) === 1 ? `, and the day traded ×${dayVolume.toPrecision(3)} the volume before (a real ×10 day on news trades ${UNIT_CHANGE_NEWS_VOLUME} times or more)` : '';
   return `${head}, ${volumes}: the volume did not move by the inverse (${split})${news}, so no split; ${kept}`;
 }

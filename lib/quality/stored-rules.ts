@@ -350,8 +350,10 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
  * with their lines in the file when known; `declaredSplits` the shares multipliers the file's split
  * column states, by date (a step of that power on that date is the split).
  */
-export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null; declaredSplits?: ReadonlyMap<string, number> }): QualityIssue | undefined {
+export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null; declaredSplits?: ReadonlyMap<string, number>; origin?: 'file' | 'stream' }): QualityIssue | undefined {
   const { symbol, staged, context, source, lineOf, declaredSplits } = input;
+  const origin = input.origin ?? 'file';
+  const side = origin === 'file' ? 'the file' : 'the stream';
   if (staged.length === 0) return undefined;
   // No two closes ×/÷√10 apart: no step rounds to a power of ten (nearly every series; nothing to sort).
   let low = Infinity;
@@ -370,11 +372,11 @@ export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[];
   const bars = series.map((s) => s.bar);
   for (let i = 1; i < series.length; i++) {
     if (!series[i].staged && !series[i - 1].staged) continue;
-    const found = unitChangeFinding(bars, i, declaredSplits);
+    const found = unitChangeFinding(bars, i, declaredSplits, origin);
     if (found === undefined) continue;
-    const where = series[i].staged ? (series[i - 1].staged ? `in the file's rows of ${symbol}` : `where the file continues the stored bars of ${symbol}`) : `where the stored bars of ${symbol} continue the file`;
+    const where = series[i].staged ? (series[i - 1].staged ? `in ${origin === 'file' ? "the file's rows" : "the stream's bars"} of ${symbol}` : `where ${side} continues the stored bars of ${symbol}`) : `where the stored bars of ${symbol} continue ${side}`;
     const line = series[i].staged ? (lineOf?.(bars[i].date) ?? null) : null;
-    return issue('price_unit_change', { symbol, date: bars[i].date, source, line, raw: null, message: `${where} (${series[i - 1].staged ? 'the file' : 'as stored'} ${bars[i - 1].date} -> ${series[i].staged ? 'the file' : 'as stored'} ${bars[i].date}): ${found}` });
+    return issue('price_unit_change', { symbol, date: bars[i].date, source, line, raw: null, message: `${where} (${series[i - 1].staged ? side : 'as stored'} ${bars[i - 1].date} -> ${series[i].staged ? side : 'as stored'} ${bars[i].date}): ${found}` });
   }
   return undefined;
 }

@@ -27,11 +27,11 @@
 import { addDays, toEpochDay } from '../calendar/dates';
 import type { WindowColumns } from './bar-windows';
 import { countNyseTradingDaysBetween } from '../calendar/nyse';
-import { indexOfDate, type Bar } from '../market-data/bar';
+import { EARLIEST_BAR_DATE, indexOfDate, type Bar } from '../market-data/bar';
 import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { glitchLimit } from '../quality/rules';
+import { glitchLimit, UNIT_CHANGE_BEFORE_BARS } from '../quality/rules';
 import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
 import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
 
@@ -106,8 +106,11 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       if (!glitch && before && newest && Math.abs(Math.log(bar.close / newest.close)) > beyond) {
         const undone = [...storedBarIssues({ symbol, staged: [bar], stored: before, kind: 'equity', source: '' }, policy).retracted.values()];
         retracted.push(...undone);
-        // Not undoing a glitch: every price a power of ten from the stored level, the volume as usual (cents)?
-        const unit = undone.length === 0 ? unitChangeIssue({ symbol, staged: [bar], context: before, source: '' }) : undefined;
+        // Not undoing a glitch: every price a power of ten from the stored level, the volume as usual
+        // (cents)? Not judged while the symbol's whole stored history is a few bars: which side is in
+        // the other unit cannot be told (a new symbol's first live bar in cents refused every bar in
+        // dollars after it); the move keeps its extreme_move flag.
+        const unit = undone.length === 0 && before.length > UNIT_CHANGE_BEFORE_BARS ? unitChangeIssue({ symbol, staged: [bar], context: before, source: '', origin: 'stream' }) : undefined;
         if (unit) rejected.set(indices[0], unit);
       }
       continue;
@@ -158,19 +161,25 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       }
     }
     // Every price stepping by a power of ten where the bars meet the stored ones or among them, the
-    // volume not moving by the inverse (no split): another price unit (cents), refused with the rest
-    // of the symbol's batch as a file's series is. Judged on the stored bars as the write leaves them
-    // (a glitch the batch retracts is no neighbour). Without this, a feed switching to cents stored
-    // its bars as the newest with an extreme_move flag and moved the online vectors.
+    // volume not moving by the inverse (no split): another price unit (cents). Judged on the stored
+    // bars as the write leaves them (a glitch the batch retracts is no neighbour). Without this, a
+    // feed switching to cents stored its bars as the newest with an extreme_move flag and moved the
+    // online vectors. A stream has no file to refuse whole: the bars from the step on are rejected and
+    // those before it kept, so what is stored does not depend on where batches happen to be cut.
     const open = changes.filter((i) => !rejected.has(i));
     if (open.length > 0) {
       const gone = new Set(revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))).map((r) => r.bar.date));
       const context = gone.size === 0 ? around : around.filter((b) => !gone.has(b.date));
-      const unit = unitChangeIssue({ symbol, staged: open.map((i) => bars[i].bar), context, source: '' });
-      if (unit) {
+      const unit = unitChangeIssue({ symbol, staged: open.map((i) => bars[i].bar), context, source: '', origin: 'stream' });
+      // As in the steady case: not while the symbol's stored history before the step is a few bars.
+      const judged = unit !== undefined && (await stored.read(symbol, { from: EARLIEST_BAR_DATE, to: addDays(unit.date as string, -1) })).filter((b) => !gone.has(b.date)).length > UNIT_CHANGE_BEFORE_BARS;
+      if (unit && judged) {
+        // A step into a stored bar (the batch's bars before it are the ones off): every open bar before it.
+        const stepInBatch = open.some((i) => bars[i].bar.date === unit.date);
         for (const i of open) {
           const b = bars[i].bar;
-          rejected.set(i, b.date === unit.date ? unit : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but the symbol's bars of this batch are rejected whole (price_unit_change): ${unit.message}` }));
+          if (stepInBatch ? b.date < (unit.date as string) : b.date >= (unit.date as string)) continue;
+          rejected.set(i, b.date === unit.date ? unit : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but it is ${stepInBatch ? 'after' : 'before'} a change of price unit of ${symbol} (price_unit_change): ${unit.message}` }));
         }
       }
     }

@@ -83,8 +83,9 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
       const producer = new BarStreamProducer(redis, { key });
       const [glitchy, mover, splitter] = SYMBOLS;
       const original = (s: string, d: string) => ALL.find((b) => b.symbol === s && b.date === d) as Bar;
-      // D0: a misplaced decimal point (÷100), a real -40% move, a 2:1 split (price ÷2, volume ×2).
-      const glitch = priced(original(glitchy, D0), 0.01);
+      // D0: a price typed wrong by a factor no power of ten (×0.3: a power of ten, a misplaced decimal
+      // point, is refused at once as price_unit_change), a real -40% move, a 2:1 split (price ÷2, volume ×2).
+      const glitch = priced(original(glitchy, D0), 0.3);
       const day0 = on(D0).map((b) => (b.symbol === glitchy ? glitch : b.symbol === mover ? priced(b, 0.6) : b.symbol === splitter ? priced(b, 0.5, b.volume * 2) : b));
       await producer.publish(live(day0));
       await drain(c);

@@ -281,6 +281,26 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect(await revisions()).toEqual([]);
   });
 
+  it('a bar in dollars before a bar in cents in the same batch is stored (only the bars from the step on are refused, wherever batches are cut); a new symbol whose first live bar is in cents does not lock out the bars in dollars after it', async () => {
+    const n = DATES.length;
+    await upsertBars(t.store, ALL.filter((b) => b.date <= DATES[n - 4]));
+    const c = consumer();
+    await c.start();
+    const cents = (b: Bar): Bar => ({ ...b, open: b.open * 100, high: b.high * 100, low: b.low * 100, close: b.close * 100 });
+    const fresh = (b: Bar): Bar => ({ ...b, symbol: 'SYN09' });
+    // SYN09 has no stored bar: its first bar (in cents) cannot be judged and is stored with the rest.
+    await producer.publish(live([barOf(SYMBOLS[0], DATES[n - 3]), cents(barOf(SYMBOLS[0], DATES[n - 2])), cents(fresh(barOf(SYMBOLS[3], DATES[n - 3])))]));
+    await drain(c);
+    await producer.publish(live([fresh(barOf(SYMBOLS[3], DATES[n - 2]))]));
+    await drain(c);
+    await producer.publish(live([fresh(barOf(SYMBOLS[3], DATES[n - 1]))]));
+    await drain(c);
+    expect((await findings()).filter((f) => f[1] === 'reject')).toEqual([['price_unit_change', 'reject', SYMBOLS[0], DATES[n - 2]]]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[0]], from: DATES[n - 3] })).toEqual([barOf(SYMBOLS[0], DATES[n - 3])]);
+    expect((await readBars(t.store, { symbols: ['SYN09'] })).map((b) => b.date)).toEqual(DATES.slice(n - 3));
+    expect(await findings()).toContainEqual(['extreme_move', 'flag', 'SYN09', DATES[n - 2]]);
+  });
+
   it('a 1:10 reverse split on the stream (prices ×10, the volume ÷10) is stored: a split, not another price unit', async () => {
     const n = DATES.length;
     await upsertBars(t.store, ALL.filter((b) => b.date <= DATES[n - 2]));
