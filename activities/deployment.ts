@@ -420,13 +420,14 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      * health and the score shift on the requests logged since `since` (a deployment passes the moment
      * its current step's traffic moved), the hit rate on every request since the deployment began
      * (one anytime-valid test over the rollout, canary-analysis.ts); a pass widens, or with
-     * `cumulativeSince` (the last step) promotes. With `cumulativeSince` (the last step), the same
+     * `cumulativeSince` (the last step) promotes; a widening needs evidence at a bound that rises with
+     * `widenTo`, the traffic share it moves the canary to (absent: full traffic, 1/alpha). With `cumulativeSince` (the last step), the same
      * comparison over everything since then is attached as `cumulative`, and its failure fails the
      * answer too. First the versions under test are verified as the API's loader would: one that no
      * longer verifies answers `{ unverified }` and nothing is analysed. `{ superseded }` when someone
      * else took the traffic over.
      */
-    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; cumulativeSince?: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; log?: AnalysisLogEntry }): Promise<(CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } }) | Superseded | Unverified> {
+    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; cumulativeSince?: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; widenTo?: number; log?: AnalysisLogEntry }): Promise<(CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } }) | Superseded | Unverified> {
       return withFailureMapping(async () => {
         const owner = await ownership(input.log?.deploymentId);
         if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
@@ -460,7 +461,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const started = cumulativeOrStart(input.cumulativeSince, d?.started_at, input.since);
         const decision = input.cumulativeSince !== undefined ? ('promote' as const) : ('widen' as const);
         // Outcomes are labelled with the versions' label specs checked against this worker's artifact store and key.
-        const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: started, stepSince: input.since, decision }));
+        const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: started, stepSince: input.since, decision, ...(decision === 'widen' && input.widenTo !== undefined ? { widenTo: input.widenTo } : {}) }));
         let analysis: CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } } = step;
         if (input.cumulativeSince !== undefined) {
           const wholeQuery = { ...query, since: input.cumulativeSince, decision };

@@ -39,8 +39,8 @@
  * Tuesday's outcomes share four sessions) make days up to `lags` = horizon − 1 trading days apart
  * dependent, so the unit of evidence is a cluster: a block of lags + 1 consecutive feature dates of
  * the matured pairs, with the sum of its pairs' differences and their count. On the clusters in date
- * order, two anytime-valid e-processes (lib/stats/anytime-mean.ts, a self-normalised normal mixture:
- * under its null its chance of ever reaching 1/alpha is at most alpha, however often it is looked at):
+ * order, three anytime-valid e-processes (lib/stats/anytime-mean.ts, a self-normalised normal mixture:
+ * under its null its chance of ever reaching a bound c is at most 1/c, however often it is looked at):
  * - harm evidence, against "the canary is not worse" (mean difference ≥ 0): the canary FAILS once it
  *   reaches 1/alpha, at any step;
  * - margin evidence, against "the canary is worse by maxHitRateDrop or more" (mean difference ≤
@@ -48,9 +48,17 @@
  *   1/alpha, with serving health shown good, the score shift within bounds and at least
  *   minMaturedPairs pairs. Without that evidence the last step stays inconclusive: no evidence is
  *   not evidence of no harm.
- * An intermediate step (`decision` 'widen') passes on serving health shown good, no harm evidence
- * at 1/alpha, minMaturedPairs pairs and an observed drop no larger than 2 × maxHitRateDrop: widening
- * only exposes more traffic to a canary the promotion still has to clear.
+ * - widening evidence, against "the canary is worse by 2 × maxHitRateDrop or more": an intermediate
+ *   step or the shadow phase (`decision` 'widen') PASSES only once it reaches the widening bound
+ *   max(1, widenTo / alpha), widenTo being the traffic share the pass moves the canary to (default
+ *   1, full traffic: 1/alpha), with serving health shown good and minMaturedPairs pairs. So a canary
+ *   that much worse reaches a share w with chance at most alpha / w however the steps are looked at
+ *   (one process over the rollout, its running maximum, and the bounds rise with the share): at most
+ *   alpha to full traffic, its expected share (chance × share) at most alpha at every step. A single
+ *   1/alpha at every step kept the canary at a 5% step about twice as long for no gain at full
+ *   traffic (bench/canary-rollouts.ts). Before, a step widened while the observed drop was within
+ *   2 × maxHitRateDrop, read on whatever pairs there were: canaries 7–9.5 points worse reached full
+ *   traffic before their rollback in most simulated rollouts.
  *
  * The price is time. Evidence is counted in clusters, not requests: on simulated default rollouts
  * (bench/canary-rollouts.ts: 100 symbols, 20 seeds; a champion right 54% of the time, a "flipped"
@@ -99,8 +107,8 @@ export const canaryThresholdsSchema = z.object({
   /**
    * Margin of the promotion (absolute, 0.05 = 5 points): the canary is promoted only on evidence at
    * 1/alpha that its hit rate is less than this much below the reference's, over the whole rollout;
-   * an intermediate step widens while the observed drop is at most twice it. A narrower margin needs
-   * many more weeks of matured outcomes (see the header).
+   * an intermediate step widens only on evidence that it is less than twice this much below (see the
+   * header). A narrower margin needs many more weeks of matured outcomes.
    */
   maxHitRateDrop: z.number().min(0).max(1).default(0.05),
   maxPsi: z.number().min(0).default(0.25),
@@ -171,6 +179,11 @@ export interface PairedComparison {
    * reference's: promotion passes only once it reaches 1/alpha.
    */
   marginEvidence: number;
+  /**
+   * Anytime-valid evidence that it is less than 2 × maxHitRateDrop below: a widening passes only once
+   * it reaches the widening bound (see the header).
+   */
+  widenEvidence: number;
 }
 
 export type CanaryVerdict = 'pass' | 'fail' | 'inconclusive';
@@ -230,6 +243,13 @@ export interface CanaryAnalysisOptions {
    * hit rate is within the margin (see the header). Default 'promote'.
    */
   decision?: CanaryDecision;
+  /**
+   * With 'widen': the traffic share (0–1] the canary serves once the pass moves it on (the next
+   * step's, or the first step's after the shadow phase). The widening evidence must reach
+   * max(1, widenTo / alpha): the chance that a canary worse by twice the margin gets there is at
+   * most alpha / widenTo. Default 1 (full traffic: 1/alpha).
+   */
+  widenTo?: number;
   /**
    * Start of the step being judged (ISO time, at or after `since`): serving health and the score
    * shift are judged on the rows logged from then on (this step's weight), the hit rate on every row
@@ -389,6 +409,7 @@ function checkOptions(options: CanaryAnalysisOptions): CanaryThresholds {
   }
   if (options.lags !== undefined && !(Number.isInteger(options.lags) && options.lags >= 0)) throw new BadInputError(`lags must be an integer >= 0 (label horizon − 1), got ${JSON.stringify(options.lags)}`);
   if (options.decision !== undefined && options.decision !== 'widen' && options.decision !== 'promote') throw new BadInputError(`decision must be "widen" or "promote", got ${JSON.stringify(options.decision)}`);
+  if (options.widenTo !== undefined && !(Number.isFinite(options.widenTo) && options.widenTo > 0 && options.widenTo <= 1)) throw new BadInputError(`widenTo must be a traffic share in (0, 1], got ${JSON.stringify(options.widenTo)}`);
   if (options.stepSince !== undefined && Number.isNaN(Date.parse(options.stepSince))) throw new BadInputError(`stepSince must be an ISO time such as 2024-05-01T14:30:00Z, got ${JSON.stringify(options.stepSince)}`);
   return parseThresholds(options.thresholds);
 }
@@ -626,6 +647,7 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
   const clusters = hitRateClusters(daySums, dayPairs, lags);
   const harm = meanBelowEvidence(clusters, 0);
   const within = meanAboveEvidence(clusters, -margin);
+  const widening = meanAboveEvidence(clusters, -2 * margin);
   const days = daySums.length;
   const paired: PairedComparison = {
     requests: rollout.pairCounts.requests,
@@ -643,6 +665,7 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
     referenceOnlyCorrect: c,
     harmEvidence: harm.evidence,
     marginEvidence: within.evidence,
+    widenEvidence: widening.evidence,
   };
   const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons });
 
@@ -669,11 +692,14 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
 
   // The hit rates over the whole rollout, with both evidences and what they are judged against.
   const bound = 1 / alpha;
+  // The chance that a canary worse by twice the margin reaches share w is at most 1 / (this bound) = alpha / w.
+  const widenTo = options.widenTo ?? 1;
+  const widenBound = Math.max(1, widenTo / alpha);
   const cluster = lags === 0 ? 'a feature date' : `${lags + 1} consecutive feature dates (outcomes less than ${lags + 1} trading days apart overlap)`;
   const hitText =
     pairs === 0
       ? `no matured paired symbol-days over the rollout yet (${unmatured} await their outcome)`
-      : `paired hit rate over the rollout canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} (difference ${(100 * (paired.difference as number)).toFixed(1)} points) on ${pairs} symbol-days over ${days} day${days === 1 ? '' : 's'} in ${harm.clusters} cluster${harm.clusters === 1 ? '' : 's'} of ${cluster}; evidence the canary is worse ${evidenceText(harm.evidence)}, evidence it is less than ${(100 * margin).toFixed(1)} points worse ${evidenceText(within.evidence)} (each decides at 1/alpha = ${evidenceText(bound)})`;
+      : `paired hit rate over the rollout canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} (difference ${(100 * (paired.difference as number)).toFixed(1)} points) on ${pairs} symbol-days over ${days} day${days === 1 ? '' : 's'} in ${harm.clusters} cluster${harm.clusters === 1 ? '' : 's'} of ${cluster}; evidence the canary is worse ${evidenceText(harm.evidence)}, evidence it is less than ${(100 * margin).toFixed(1)} points worse ${evidenceText(within.evidence)} (each decides at 1/alpha = ${evidenceText(bound)})${decision === 'widen' ? `, evidence it is less than ${(200 * margin).toFixed(1)} points worse ${evidenceText(widening.evidence)} (widens at ${evidenceText(widenBound)})` : ''}`;
   if (harm.evidence >= bound) failures.push(`${hitText}: the canary is worse (evidence ${evidenceText(harm.evidence)} ≥ ${evidenceText(bound)})`);
   if (failures.length > 0) return result('fail', failures);
 
@@ -682,10 +708,10 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
   }
   // Serving health not judged yet: whatever the outcomes say, the step cannot pass.
   const pass = (reasons: string[]): CanaryAnalysis => (serving.inconclusive === undefined ? result('pass', reasons) : result('inconclusive', [serving.inconclusive, ...reasons.filter((r) => r !== serving.inconclusive)]));
-  const d = paired.difference as number;
   if (decision === 'widen') {
-    if (d < -2 * margin) return result('inconclusive', [`${hitText}: the observed drop is larger than twice the margin (${(200 * margin).toFixed(1)} points), so the step does not widen until more outcomes show the canary is not worse (or that it is)`, ...notes]);
-    return pass([`${hitText}: no evidence of harm and the observed drop is within twice the margin (${(200 * margin).toFixed(1)} points), so the step may widen; promotion needs the second evidence to reach ${evidenceText(bound)}`, ...notes]);
+    const share = `${+(100 * widenTo).toFixed(2)}% of the traffic`;
+    if (widening.evidence < widenBound) return result('inconclusive', [`${hitText}: not yet evidence that the canary is less than ${(200 * margin).toFixed(1)} points worse, so it does not widen to ${share} (it needs ${evidenceText(widenBound)}: a canary that much worse gets there with chance at most ${+(100 / widenBound).toFixed(1)}%)`, ...notes]);
+    return pass([`${hitText}: no evidence of harm, and evidence that the canary is less than ${(200 * margin).toFixed(1)} points worse (${evidenceText(widening.evidence)} ≥ ${evidenceText(widenBound)}), so it may widen to ${share}; promotion needs the evidence against ${(100 * margin).toFixed(1)} points to reach ${evidenceText(bound)}`, ...notes]);
   }
   if (within.evidence < bound) return result('inconclusive', [`${hitText}: not yet evidence that the canary is less than ${(100 * margin).toFixed(1)} points worse, so it is not promoted (each cluster of matured outcomes adds evidence; a canary as good as the reference typically needs weeks)`, ...notes]);
   return pass([`${hitText}: the canary is less than ${(100 * margin).toFixed(1)} points worse (evidence ${evidenceText(within.evidence)} ≥ ${evidenceText(bound)})`, ...notes]);

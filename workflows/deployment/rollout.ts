@@ -351,6 +351,8 @@ export class Rollout {
       referenceVersion: this.champion,
       since,
       ...(last ? { cumulativeSince: this.input.deploymentStart } : {}),
+      // The share a pass moves the challenger to: the widening bound rises with it (canary-analysis.ts).
+      ...(last ? {} : { widenTo: this.plan.canary.steps[shadow ? 0 : p.step + 1] / 100 }),
       thresholds: this.plan.canary.thresholds,
       log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
     });
