@@ -183,7 +183,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       await record('shadow-promoted', shadowHandle.workflowId);
       await load.stop();
       expect(state.status).toBe('promoted');
-      expect(state.analyses[0]).toMatchObject({ phase: 'shadow', weight: 0, verdict: 'pass' });
+      // The shadow phase widens (to 100% here) only on evidence at 1/alpha: it may wait as inconclusive first.
+      expect(state.analyses[0]).toMatchObject({ phase: 'shadow', weight: 0 });
+      expect(state.analyses.filter((a) => a.phase === 'shadow' && a.verdict !== 'inconclusive').map((a) => a.verdict)).toEqual(['pass']);
       const shadowRows = await t.store.db.selectFrom('prediction_log').select(['served', 'version']).where('model', '=', 'deploy-shadow').where('variant', '=', 'shadow').execute();
       expect(shadowRows.length).toBeGreaterThan(0);
       expect(shadowRows.every((r) => Number(r.served) === 0 && Number(r.version) === m.challenger)).toBe(true);
