@@ -37,7 +37,7 @@ export const deploymentRequestSchema = z.strictObject({
       passesPerStep: z.number().int().min(1).max(100).default(1),
       /**
        * A step still inconclusive this long after it began pauses the rollout for a person. Default:
-       * from the label horizon h of the challenger (defaultStepDeadlineSeconds: 14 + 11·h sessions as
+       * from the label horizon h of the challenger (defaultStepDeadlineSeconds: 60 + 10·h sessions as
        * calendar days), since the hit rate waits for outcomes to mature and needs weeks of them; a
        * fixed 3 days paused every step of 5-session labels.
        */
@@ -77,19 +77,20 @@ type ParsedRequest = z.output<typeof deploymentRequestSchema>;
 export type DeploymentPlan = Omit<ParsedRequest, 'canary'> & { canary: ParsedRequest['canary'] & { stepDeadlineSeconds: number } };
 
 /**
- * The default step deadline for labels of `labelHorizon` sessions: 14 + 11·h sessions, as calendar
- * days (× 7/5, rounded up). On simulated default rollouts (bench/canary-rollouts.ts, 100 symbols,
- * 20 seeds) an equally good canary needed a median of 28 trading days to be promoted with 1-session
- * labels and 77 with 5-session ones, about 11 sessions per session of horizon plus the first two
- * weeks of serving. The deadline is per step, and the last step takes most of a rollout: 25
- * sessions (h = 1) and 69 (h = 5) are below those whole-rollout medians, so a slow last step may
- * still pause for a person (the simulation does not model the deadline; not measured).
+ * The default step deadline for labels of `labelHorizon` sessions: 60 + 10·h sessions, as calendar
+ * days (× 7/5, rounded up: 98 days for h = 1, 154 for h = 5). A step widens only on evidence that
+ * the canary is not 10 points worse (canary-analysis.ts), so on simulated default rollouts
+ * (bench/canary-rollouts.ts, 100 symbols, 20 seeds) an equally good canary spent a median of 45
+ * trading days at the 5% step with 1-session labels and 74 with 5-session ones (promoted after 65
+ * and 136 in all); the deadline is about 1.5 times the time at that step, so a median rollout does
+ * not pause for a person, and a slow one does (how often was not measured: the simulation does not
+ * model the deadline).
  */
 export function defaultStepDeadlineSeconds(labelHorizon: number): number {
   if (!(Number.isInteger(labelHorizon) && labelHorizon >= 1)) throw new BadInputError(`a label horizon must be a whole number of sessions >= 1, got ${JSON.stringify(labelHorizon)}`);
-  // Never beyond what a plan may set (a year): long horizons (20-session volatility labels: 328 days)
+  // Never beyond what a plan may set (a year): long horizons (20-session volatility labels: 364 days)
   // decide slowly, and a person should look at a step that has waited a year.
-  return Math.min(MAX_STEP_DEADLINE_SECONDS, Math.ceil(((14 + 11 * labelHorizon) * 7) / 5) * 86_400);
+  return Math.min(MAX_STEP_DEADLINE_SECONDS, Math.ceil(((60 + 10 * labelHorizon) * 7) / 5) * 86_400);
 }
 
 /**

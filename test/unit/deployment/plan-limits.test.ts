@@ -42,15 +42,15 @@ describe('deployments approve-step <step>', () => {
 });
 
 describe('deployment plan: step deadline', () => {
-  it('defaults to 14 + 11·h sessions of the label horizon as calendar days, longer than a step can take; an explicit one is kept', () => {
-    // 5-session labels: 69 sessions, 97 calendar days (3 days paused every step before).
-    expect(parseDeploymentRequest(base, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(97 * 86_400);
-    expect(parseDeploymentRequest(base, { labelHorizon: 1 }).canary.stepDeadlineSeconds).toBe(35 * 86_400);
-    // Long horizons stop at the longest deadline a plan may set (a year): 26-session labels would give 420 days.
-    expect(parseDeploymentRequest(base, { labelHorizon: 20 }).canary.stepDeadlineSeconds).toBe(328 * 86_400);
+  it('defaults to 60 + 10·h sessions of the label horizon as calendar days, about 1.5 times the median time at the 5% step; an explicit one is kept', () => {
+    // 5-session labels: 110 sessions, 154 calendar days (3 days paused every step before, 97 days the 5% step of most rollouts).
+    expect(parseDeploymentRequest(base, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(154 * 86_400);
+    expect(parseDeploymentRequest(base, { labelHorizon: 1 }).canary.stepDeadlineSeconds).toBe(98 * 86_400);
+    // Long horizons stop at the longest deadline a plan may set (a year): 26-session labels would give 448 days.
+    expect(parseDeploymentRequest(base, { labelHorizon: 20 }).canary.stepDeadlineSeconds).toBe(364 * 86_400);
     expect(parseDeploymentRequest(base, { labelHorizon: 26 }).canary.stepDeadlineSeconds).toBe(365 * 86_400);
     // Horizon unknown (the CLI's check): the shortest, a 1-session label's.
-    expect(parseDeploymentRequest(base).canary.stepDeadlineSeconds).toBe(35 * 86_400);
+    expect(parseDeploymentRequest(base).canary.stepDeadlineSeconds).toBe(98 * 86_400);
     expect(parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 4 } }, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(4);
     expect(() => parseDeploymentRequest(base, { labelHorizon: 0 })).toThrow(/label horizon must be a whole number of sessions >= 1, got 0/);
     expect(() => parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 400 * 86_400 } })).toThrow(/canary\.stepDeadlineSeconds/);
