@@ -7,6 +7,7 @@
  */
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
+import { barChecking } from '../store/bar-signature';
 import { barCountsThrough, readBars, readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
@@ -122,12 +123,16 @@ export interface FeatureInputs {
   news?: Headline[];
 }
 
-/** Loads the inputs of a feature set from the store: `symbols` (default every stored symbol) with everything dated <= `to`. */
-export async function loadFeatureInputs(store: Database, set: FeatureSet, options: { symbols?: readonly string[]; to?: string } = {}): Promise<FeatureInputs> {
+/**
+ * Loads the inputs of a feature set from the store: `symbols` (default every stored symbol) with
+ * everything dated <= `to`. `signing`: the step's key; the bars read are checked with it, else with
+ * the store handle's (barChecking), and a bar no held key vouches for is refused (UnverifiedBarsError).
+ */
+export async function loadFeatureInputs(store: Database, set: FeatureSet, options: { symbols?: readonly string[]; to?: string; signing?: RowSigning } = {}): Promise<FeatureInputs> {
   const vixSpec = volatilityIndexSpec(set);
   const vixCandidates = vixSpec ? volatilityIndexCandidates(vixSpec.symbol) : [];
   const symbols = options.symbols ? [...new Set([...options.symbols, ...vixCandidates])] : undefined;
-  const series = await readBarSeries(store, { symbols, to: options.to });
+  const series = await readBarSeries(store, { symbols, to: options.to }, { verify: barChecking(store, options.signing) });
   const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
   return featureInputsOf(set, series, news);
 }
@@ -297,13 +302,14 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   // reads the bars under every stored row: a change it finds reaches those later rows too (EMA and
   // market columns carry it), and rows left stale would feed a dataset with nothing marking them.
   const to = throughStoredRows(options.to, last, progress);
-  let inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to });
+  // Checked with the key the rows are signed with: nothing is signed from bars it does not vouch for.
+  let inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to, signing: options.signing });
   let changed = await staleFrom(store, set, inputs, last, progress);
   if (changed.size > 0 && options.symbols && crossesSymbols(set)) {
     // Every symbol with rows gets its rows recomputed, so the market they are computed over is all of them.
     const symbols = [...new Set([...options.symbols, ...last.keys(), ...progress.keys()])];
     if (symbols.length > options.symbols.length) {
-      inputs = await loadFeatureInputs(store, set, { symbols, to });
+      inputs = await loadFeatureInputs(store, set, { symbols, to, signing: options.signing });
       changed = await staleFrom(store, set, inputs, last, progress);
     }
   }

@@ -4,6 +4,8 @@ import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
 import { withSqliteLock, type Database } from './database';
 import type { DatabaseSchema } from './schema';
+import type { RowSigning } from '../registry/row-signature';
+import { barSignatureColumns, barVerifierOf, type BarVerifier } from './bar-signature';
 
 /** Width of every symbol column (varchar(32)). */
 export const MAX_SYMBOL_LENGTH = 32;
@@ -21,21 +23,23 @@ export function assertSymbolsFit(bars: Iterable<{ symbol: string }>): void {
   }
 }
 
-// 7 parameters per row; 1,000 rows stays well under SQLite's and MySQL's placeholder limits.
+// 9 parameters per row; 1,000 rows stays well under SQLite's and MySQL's placeholder limits.
 const ROWS_PER_STATEMENT = 1000;
 
 /**
  * Inserts bars or overwrites the stored values for the same (symbol, date): importing the same
  * data twice leaves the table exactly as after the first import, and a corrected file wins. The
- * versions it writes have no time (event_time null; see below): seeding, benchmarks, tests.
+ * versions it writes have no time (event_time null; see below): seeding, benchmarks, tests. Each
+ * bar is signed with the handle's key (store.signing; lib/store/bar-signature.ts), unsigned without.
  */
 export async function upsertBars(store: Database, bars: readonly Bar[]): Promise<void> {
   assertSymbolsFit(bars);
+  const signing = store.signing;
   // SQLite: one prepared statement, reused, run per row in one synchronous transaction (no SQL text
   // of thousands of placeholders built and parsed per call). Only when no transaction is open on the
   // connection (one begun through Kysely and awaiting would otherwise absorb these rows).
   if (store.sqlite && !store.sqlite.inTransaction) {
-    upsertSqlite(store.sqlite, bars);
+    upsertSqlite(store.sqlite, bars, signing);
     return;
   }
   if (store.driver === 'mysql') {
@@ -43,27 +47,30 @@ export async function upsertBars(store: Database, bars: readonly Bar[]): Promise
     await store.db.transaction().execute(async (tx) => {
       for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
         const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
-        const literal = mysqlLiteralUpsert(chunk);
+        const literal = mysqlLiteralUpsert(chunk, signing);
         if (literal !== undefined) {
           await tx.executeQuery(CompiledQuery.raw(literal));
           continue;
         }
-        const parameters: Array<string | number> = new Array<string | number>(chunk.length * 7);
+        const parameters: Array<string | number | null> = new Array<string | number | null>(chunk.length * 9);
         chunk.forEach((b, k) => {
-          parameters[k * 7] = b.symbol;
-          parameters[k * 7 + 1] = b.date;
-          parameters[k * 7 + 2] = b.open;
-          parameters[k * 7 + 3] = b.high;
-          parameters[k * 7 + 4] = b.low;
-          parameters[k * 7 + 5] = b.close;
-          parameters[k * 7 + 6] = b.volume;
+          const signed = barSignatureColumns(signing, b);
+          parameters[k * 9] = b.symbol;
+          parameters[k * 9 + 1] = b.date;
+          parameters[k * 9 + 2] = b.open;
+          parameters[k * 9 + 3] = b.high;
+          parameters[k * 9 + 4] = b.low;
+          parameters[k * 9 + 5] = b.close;
+          parameters[k * 9 + 6] = b.volume;
+          parameters[k * 9 + 7] = signed.signature;
+          parameters[k * 9 + 8] = signed.signature_key_id;
         });
         await tx.executeQuery(CompiledQuery.raw(mysqlUpsertSql(chunk.length), parameters));
       }
     });
     return;
   }
-  await store.db.transaction().execute((tx) => upsertBarsIn(tx, store.driver, bars));
+  await store.db.transaction().execute((tx) => upsertBarsIn(tx, store.driver, bars, undefined, signing));
 }
 
 /** Texts that need no escaping in a quoted MySQL string: nothing but letters, digits and . $ ^ = _ - (symbols, ISO dates). */
@@ -75,28 +82,32 @@ const PLAIN_TEXT = /^[A-Za-z0-9.$^=_-]*$/;
  * else undefined and the placeholders are filled by mysql2. Formatting 7,000 placeholders a
  * statement was a tenth of the consumer's time on MariaDB.
  */
-function mysqlLiteralUpsert(rows: readonly Bar[]): string | undefined {
+function mysqlLiteralUpsert(rows: readonly Bar[], signing: RowSigning | undefined): string | undefined {
   const values = new Array<string>(rows.length);
   for (let k = 0; k < rows.length; k++) {
     const b = rows[k];
     if (!PLAIN_TEXT.test(b.symbol) || !PLAIN_TEXT.test(b.date)) return undefined;
     if (!Number.isFinite(b.open) || !Number.isFinite(b.high) || !Number.isFinite(b.low) || !Number.isFinite(b.close) || !Number.isFinite(b.volume)) return undefined;
-    values[k] = `('${b.symbol}', '${b.date}', ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`;
+    // A signature and key id are hex: plain text.
+    const signed = barSignatureColumns(signing, b);
+    const signature = signed.signature === null ? 'null, null' : `'${signed.signature}', '${signed.signature_key_id}'`;
+    values[k] = `('${b.symbol}', '${b.date}', ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)}, ${signature})`;
   }
-  return `insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`;
+  return `insert into \`bars\` (${MYSQL_COLUMNS}) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`;
 }
 
 // A version written here has no event_time (schema.ts BarsTable): any live bar may revise it in stream
 // order. An import's publish goes through upsertBarsIn and stamps its publication time (staging.ts).
-const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = null';
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = null, `signature` = values(signature), `signature_key_id` = values(signature_key_id)';
+const MYSQL_COLUMNS = '`symbol`, `date`, `open`, `high`, `low`, `close`, `volume`, `signature`, `signature_key_id`';
 
 const mysqlUpserts = new Map<number, string>();
 function mysqlUpsertSql(rows: number): string {
   let text = mysqlUpserts.get(rows);
   if (text === undefined) {
     text =
-      'insert into `bars` (`symbol`, `date`, `open`, `high`, `low`, `close`, `volume`) values ' +
-      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ') +
+      `insert into \`bars\` (${MYSQL_COLUMNS}) values ` +
+      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ') +
       MYSQL_ON_DUPLICATE;
     if (mysqlUpserts.size > 100) mysqlUpserts.clear();
     mysqlUpserts.set(rows, text);
@@ -105,33 +116,38 @@ function mysqlUpsertSql(rows: number): string {
 }
 
 type SqliteHandle = NonNullable<Database['sqlite']>;
-const sqliteUpserts = new WeakMap<SqliteHandle, (bars: readonly Bar[]) => void>();
+const sqliteUpserts = new WeakMap<SqliteHandle, (bars: readonly Bar[], signing: RowSigning | undefined) => void>();
 
-function upsertSqlite(sqlite: SqliteHandle, bars: readonly Bar[]): void {
+function upsertSqlite(sqlite: SqliteHandle, bars: readonly Bar[], signing: RowSigning | undefined): void {
   let upsert = sqliteUpserts.get(sqlite);
   if (!upsert) {
     const statement = sqlite.prepare(
-      'insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume") values (?, ?, ?, ?, ?, ?, ?) ' +
-        'on conflict ("symbol", "date") do update set "open" = "excluded"."open", "high" = "excluded"."high", "low" = "excluded"."low", "close" = "excluded"."close", "volume" = "excluded"."volume", "event_time" = null',
+      'insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "signature", "signature_key_id") values (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+        'on conflict ("symbol", "date") do update set "open" = "excluded"."open", "high" = "excluded"."high", "low" = "excluded"."low", "close" = "excluded"."close", "volume" = "excluded"."volume", "event_time" = null, ' +
+        '"signature" = "excluded"."signature", "signature_key_id" = "excluded"."signature_key_id"',
     );
     // BEGIN IMMEDIATE, as the store's other transactions (ImmediateSqliteDriver): the write lock first.
-    const transaction = sqlite.transaction((rows: readonly Bar[]) => {
-      for (const b of rows) statement.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume);
+    const transaction = sqlite.transaction((rows: readonly Bar[], by: RowSigning | undefined) => {
+      for (const b of rows) {
+        const signed = barSignatureColumns(by, b);
+        statement.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, signed.signature, signed.signature_key_id);
+      }
     });
-    upsert = (rows) => transaction.immediate(rows);
+    upsert = (rows, by) => transaction.immediate(rows, by);
     sqliteUpserts.set(sqlite, upsert);
   }
-  upsert(bars);
+  upsert(bars, signing);
 }
 
 /**
  * `upsertBars` inside a transaction the caller holds (publishing a snapshot). `eventTimes` (live
  * bars, parallel to `bars`): each version's event_time; without it every written bar has none.
+ * `signing`: the writing handle's (store.signing), which signs every bar; unsigned without a key.
  */
-export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], bars: readonly Bar[], eventTimes?: ReadonlyArray<string | null>): Promise<void> {
+export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], bars: readonly Bar[], eventTimes: ReadonlyArray<string | null> | undefined, signing: RowSigning | undefined): Promise<void> {
   for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
     const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
-    const insert = tx.insertInto('bars').values(chunk.map((b, k) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, event_time: eventTimes?.[i + k] ?? null })));
+    const insert = tx.insertInto('bars').values(chunk.map((b, k) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, event_time: eventTimes?.[i + k] ?? null, ...barSignatureColumns(signing, b) })));
     if (driver === 'mysql') {
       await insert
         .onDuplicateKeyUpdate({
@@ -141,6 +157,8 @@ export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Data
           close: sql`values(close)`,
           volume: sql`values(volume)`,
           event_time: sql`values(event_time)`,
+          signature: sql`values(signature)`,
+          signature_key_id: sql`values(signature_key_id)`,
         })
         .execute();
     } else {
@@ -153,6 +171,8 @@ export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Data
             close: eb.ref('excluded.close'),
             volume: eb.ref('excluded.volume'),
             event_time: eb.ref('excluded.event_time'),
+            signature: eb.ref('excluded.signature'),
+            signature_key_id: eb.ref('excluded.signature_key_id'),
           })),
         )
         .execute();
@@ -175,9 +195,28 @@ function filtered(store: Database, query: BarQuery) {
 }
 
 const BAR_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'] as const;
+const SIGNED_BAR_COLUMNS = [...BAR_COLUMNS, 'signature', 'signature_key_id'] as const;
+
+/**
+ * How a read that computes from bars checks them: `verify`, the deployment's signing (barChecking):
+ * every bar read must carry a signature one of its keys gives it, else nothing is returned and the
+ * read throws UnverifiedBarsError naming each refused bar (lib/store/bar-signature.ts). Without a
+ * key (or `verify`) nothing is checked.
+ */
+export interface BarReadOptions {
+  verify?: RowSigning;
+}
 
 /** Bars ordered by symbol then date. */
-export async function readBars(store: Database, query: BarQuery = {}): Promise<Bar[]> {
+export async function readBars(store: Database, query: BarQuery = {}, options: BarReadOptions = {}): Promise<Bar[]> {
+  const verifier = barVerifierOf(options.verify);
+  if (verifier) {
+    const rows = await filtered(store, query).select(SIGNED_BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
+    const bars = rows.map((r) => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
+    bars.forEach((b, i) => verifier.check({ ...b, signature: rows[i].signature, signature_key_id: rows[i].signature_key_id }));
+    verifier.done();
+    return bars;
+  }
   const rows = await filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
@@ -255,10 +294,22 @@ export async function barCountsThrough(store: Database, to: string): Promise<Map
 /**
  * Bars as one typed-array series per symbol (ordered by symbol), for computations over a whole
  * universe. On SQLite it reads raw rows straight into the arrays; 470k bars take a fraction of the
- * time of readBars, which builds an object per bar.
+ * time of readBars, which builds an object per bar. `options.verify`: as readBars (the features
+ * step, the dataset build and the stream's windows read through it).
  */
-export async function readBarSeries(store: Database, query: BarQuery = {}): Promise<BarSeries[]> {
-  const compiled = filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').compile();
+export async function readBarSeries(store: Database, query: BarQuery = {}, options: BarReadOptions = {}): Promise<BarSeries[]> {
+  const verifier = barVerifierOf(options.verify);
+  const series = await readSeries(store, query, verifier);
+  verifier?.done();
+  return series;
+}
+
+async function readSeries(store: Database, query: BarQuery, verifier: BarVerifier | undefined): Promise<BarSeries[]> {
+  const compiled = filtered(store, query)
+    .select(verifier ? SIGNED_BAR_COLUMNS : BAR_COLUMNS)
+    .orderBy('symbol')
+    .orderBy('date')
+    .compile();
   const series = (symbol: string, n: number): BarSeries => ({
     symbol,
     dates: new Array<string>(n),
@@ -278,7 +329,7 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
       let k = -1;
       let i = 0;
       let current: BarSeries | undefined;
-      for (const row of sqlite.prepare(compiled.sql).raw(true).iterate(...compiled.parameters) as IterableIterator<[string, string, number, number, number, number, number]>) {
+      for (const row of sqlite.prepare(compiled.sql).raw(true).iterate(...compiled.parameters) as IterableIterator<[string, string, number, number, number, number, number, string | null, string | null]>) {
         if (current === undefined || row[0] !== current.symbol) {
           k++;
           i = 0;
@@ -291,6 +342,7 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
         current.low[i] = row[4];
         current.close[i] = row[5];
         current.volume[i] = row[6];
+        verifier?.check({ symbol: row[0], date: row[1], open: row[2], high: row[3], low: row[4], close: row[5], volume: row[6], signature: row[7] ?? null, signature_key_id: row[8] ?? null });
         i++;
       }
       return out;
@@ -309,6 +361,10 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
       s.low[i - start] = Number(r.low);
       s.close[i - start] = Number(r.close);
       s.volume[i - start] = Number(r.volume);
+      if (verifier) {
+        const signed = r as typeof r & { signature: string | null; signature_key_id: string | null };
+        verifier.check({ symbol: r.symbol, date: r.date, open: s.open[i - start], high: s.high[i - start], low: s.low[i - start], close: s.close[i - start], volume: s.volume[i - start], signature: signed.signature, signature_key_id: signed.signature_key_id });
+      }
     }
     out.push(s);
     start = end;

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type MigrationProvider, type QueryResult } from 'kysely';
 import { createPool, type Pool } from 'mysql2';
 import { redactUrl } from '../redact';
+import type { RowSigning } from '../registry/row-signature';
 import { verbatimValueProblem } from '../verbatim-value';
 import { migrationProvider } from './migrations';
 import { logPassedOver, type PassedOver, ResumableDdlDialect } from './resumable-ddl';
@@ -200,6 +201,12 @@ export interface Database {
   readonly description: string;
   /** The SQLite handle itself, for the few bulk reads where row objects cost more than the query. */
   readonly sqlite?: BetterSqlite3.Database;
+  /**
+   * The deployment's signing as this process holds it (MODEL_SIGNING_KEY): every bar written through
+   * this handle is signed with it, and reads that compute from bars check them with it
+   * (lib/store/bar-signature.ts). Absent or without a key: bars are written unsigned, nothing is checked.
+   */
+  readonly signing?: RowSigning;
   close(): Promise<void>;
 }
 
@@ -272,6 +279,8 @@ export interface OpenDatabaseOptions {
    * `namedBy` says which setting named the store, for the message.
    */
   existing?: { namedBy: string };
+  /** The deployment's signing (configuredSigning): bars written through the handle are signed with it (Database.signing). */
+  signing?: RowSigning;
 }
 
 const notFoundAdvice = (namedBy: string) => `(named by ${namedBy}); nothing was created. Point DATA_DIR or DATABASE_URL at the existing store, or create one with a run or an import`;
@@ -333,7 +342,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       await db.destroy();
       if (ownPool) await endPool(ownPool);
     })());
-  return { driver, db, sqlite, description: redact(url), close };
+  return { driver, db, sqlite, description: redact(url), close, ...(options.signing ? { signing: options.signing } : {}) };
 }
 
 /** A pool of connections to the MySQL database of `url`, reading values as the store expects them. */

@@ -903,6 +903,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('news_headlines').dropColumn('story').execute();
     },
   },
+  '0033_bar_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY set, every bar is signed when written (lib/store/bar-signature.ts), and
+      // the features step, the stream's windows and the dataset build refuse a bar whose signature
+      // does not hold: an SQL edit of closes was laundered into validly signed feature rows. Null on
+      // bars written before or without the key (`mlp data sign-bars --accept-unsigned` signs them);
+      // nullable, so adding them is instant on MySQL however many bars the table holds.
+      await db.schema.alterTable('bars').addColumn('signature', 'varchar(64)').execute();
+      await db.schema.alterTable('bars').addColumn('signature_key_id', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('bars').dropColumn('signature_key_id').execute();
+      await db.schema.alterTable('bars').dropColumn('signature').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

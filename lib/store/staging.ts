@@ -598,7 +598,7 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
   // same bytes imported again. Written as null, a replayed bad close (93.7, produced at the close
   // + 20 min) undid the next day's correction (95.01); stamped with the publication time, the same
   // file imported again undid a live correction made after its download (152.67 over 153.17).
-  await upsertBarsIn(tx, store.driver, writes, writtenAt);
+  await upsertBarsIn(tx, store.driver, writes, writtenAt, store.signing);
   return { added, revised: revisions.length, unconfirmed, superseded };
 }
 

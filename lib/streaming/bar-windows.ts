@@ -7,6 +7,8 @@
 import { addDays, toEpochDay } from '../calendar/dates';
 import { barAt, indexOfDate, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
+import type { RowSigning } from '../registry/row-signature';
+import { barChecking, barVerifierOf } from '../store/bar-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 
@@ -146,8 +148,16 @@ export class BarWindows {
     this.windows.set(symbol, w);
   }
 
-  /** `size` bars per symbol: the feature look-back plus enough history for recursive averages to settle. */
-  constructor(readonly size: number) {}
+  /**
+   * `size` bars per symbol: the feature look-back plus enough history for recursive averages to
+   * settle. `signing`: the consumer's key, which signs the vectors computed from the windows; the
+   * bars loaded are checked with it (else the store handle's: barChecking), and a bar no held key
+   * vouches for fails the load (UnverifiedBarsError) rather than enter a window.
+   */
+  constructor(
+    readonly size: number,
+    private readonly signing?: RowSigning,
+  ) {}
 
   /** Loads every symbol's window from one range query (bars from ~1.5 × size calendar days before the newest). */
   async loadAll(store: Database): Promise<void> {
@@ -158,7 +168,7 @@ export class BarWindows {
     this.perDate.clear();
     if (!newest?.d) return;
     const from = addDays(String(newest.d), -Math.ceil(this.size * 1.5) - 60);
-    for (const s of await readBarSeries(store, { from })) {
+    for (const s of await readBarSeries(store, { from }, { verify: barChecking(store, this.signing) })) {
       const n = s.dates.length;
       const first = Math.max(0, n - this.size);
       const bars: Bar[] = [];
@@ -180,15 +190,25 @@ export class BarWindows {
 
   /** Reads the newest `size` bars of each symbol from the store again. */
   async reload(store: Database, symbols: readonly string[]): Promise<void> {
+    const verifier = barVerifierOf(barChecking(store, this.signing));
     for (let i = 0; i < symbols.length; i += LOAD_CONCURRENCY) {
-      await Promise.all(
+      const loaded = await Promise.all(
         symbols.slice(i, i + LOAD_CONCURRENCY).map(async (symbol) => {
-          const rows = await store.db.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', '=', symbol).orderBy('date', 'desc').limit(this.size).execute();
-          const bars = rows.reverse().map((r) => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
-          this.setWindow(symbol, { bars, mayHaveOlder: bars.length === this.size });
-          this.stored.add(symbol);
+          const rows = await store.db.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'signature', 'signature_key_id']).where('symbol', '=', symbol).orderBy('date', 'desc').limit(this.size).execute();
+          const bars = rows.reverse().map((r) => {
+            const bar = { symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) };
+            verifier?.check({ ...bar, signature: r.signature, signature_key_id: r.signature_key_id });
+            return bar;
+          });
+          return { symbol, bars };
         }),
       );
+      // Nothing of a load with a refused bar enters the windows.
+      verifier?.done();
+      for (const { symbol, bars } of loaded) {
+        this.setWindow(symbol, { bars, mayHaveOlder: bars.length === this.size });
+        this.stored.add(symbol);
+      }
     }
   }
 

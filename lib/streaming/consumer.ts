@@ -166,7 +166,7 @@ export class BarStreamConsumer {
     this.options = streamConsumerOptionsSchema.parse(options);
     if (deps.featureSets.length === 0) throw new Error('the stream consumer needs at least one feature set to keep online');
     this.deadLetterKey = this.options.deadLetterKey ?? `${this.options.key}:dead`;
-    this.windows = new BarWindows(this.options.windowBars);
+    this.windows = new BarWindows(this.options.windowBars, this.deps.signing);
     this.revisions = new BarRevisions(deps.redis, this.options.key);
     this.updaters = deps.featureSets.map((set) => new OnlineFeatureUpdater(set, this.windows, this.options.crossSectionIntervalMs));
     const verify = currentLabelVerification();

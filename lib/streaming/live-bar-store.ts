@@ -52,6 +52,8 @@ import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import { escape } from 'mysql2';
 import type { Bar } from '../market-data/bar';
+import type { RowSigning } from '../registry/row-signature';
+import { barSignatureColumns } from '../store/bar-signature';
 import { assertSymbolsFit, upsertBarsIn } from '../store/bars';
 import type { Database } from '../store/database';
 import type { DatabaseSchema } from '../store/schema';
@@ -236,9 +238,9 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
       'insert into "live_bar_sources" ("stream", "symbol", "date", "entry") values (?, ?, ?, ?) ' +
         'on conflict ("stream", "symbol", "date") do update set "entry" = "excluded"."entry" where "excluded"."entry" > "live_bar_sources"."entry"',
     );
-    const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "event_time") values (?, ?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
+    const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "event_time", "signature", "signature_key_id") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
     const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume", "event_time" from "bars" where "symbol" = ? and "date" = ?');
-    const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ? where "symbol" = ? and "date" = ?');
+    const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ?, "signature" = ?, "signature_key_id" = ? where "symbol" = ? and "date" = ?');
     const confirm = sqlite.prepare(CONFIRM_SQL.replaceAll('`', '"'));
     const remove = sqlite.prepare('delete from "bars" where "symbol" = ? and "date" = ?');
     const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string, retract: readonly LiveRetraction[]): LiveBatchWrite => {
@@ -264,21 +266,23 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
           outcomes[k] = 'unchanged';
           continue;
         }
+        // Signed with the handle's key, as every writer of bars (lib/store/bar-signature.ts).
+        const { signature, signature_key_id: keyId } = barSignatureColumns(store.signing, b);
         // A bar the window did not hold is inserted; the store says whether it was there after all.
-        if (change === 'new' && insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at).changes === 1) {
+        if (change === 'new' && insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at, signature, keyId).changes === 1) {
           outcomes[k] = 'added';
           continue;
         }
         const old = lookup.get(b.symbol, b.date) as StoredVersion | undefined;
         if (old === undefined) {
-          insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
+          insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at, signature, keyId);
           outcomes[k] = 'added';
         } else if (sameValues(old, b)) {
           if (at !== null) confirm.run(at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
           outcomes[k] = 'unchanged';
         } else if (olderThanStored(eventTime, old.event_time)) outcomes[k] = 'stale';
         else {
-          update.run(b.open, b.high, b.low, b.close, b.volume, at, b.symbol, b.date);
+          update.run(b.open, b.high, b.low, b.close, b.volume, at, signature, keyId, b.symbol, b.date);
           revisions.push({ bar: b, entryId, old });
           outcomes[k] = 'revised';
         }
@@ -358,7 +362,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   if (mysql) {
     for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
       const chunk = fresh.slice(i, i + ROWS_PER_STATEMENT);
-      if (await insertAllOrNothingMysql(tx, chunk.map((k) => items[k]))) for (const k of chunk) inserted.add(k);
+      if (await insertAllOrNothingMysql(tx, chunk.map((k) => items[k]), store.signing)) for (const k of chunk) inserted.add(k);
       else lookUp.push(...chunk);
     }
   } else lookUp.push(...fresh);
@@ -409,13 +413,14 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
     outcomes[k] = old !== undefined ? 'revised' : 'added';
   }
   // 5. The bars, then the revision log and the stale marks.
-  if (mysql) await upsertMysql(tx, writes);
+  if (mysql) await upsertMysql(tx, writes, store.signing);
   else
     await upsertBarsIn(
       tx,
       store.driver,
       writes.map((w) => w.bar),
       writes.map((w) => w.eventTime ?? null),
+      store.signing,
     );
   // Glitches the written bars reveal, if still stored as judged (locked on MySQL until the commit).
   const retracted: LiveRetraction[] = [];
@@ -443,15 +448,18 @@ function text(s: string): string {
   return PLAIN_TEXT.test(s) ? `'${s}'` : escape(s);
 }
 
-const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = values(event_time)';
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = values(event_time), `signature` = values(signature), `signature_key_id` = values(signature_key_id)';
+const MYSQL_COLUMNS = '`symbol`, `date`, `open`, `high`, `low`, `close`, `volume`, `event_time`, `signature`, `signature_key_id`';
 
-/** A bar's row of values as written in a MySQL statement, its event_time (or null) last. */
-function mysqlRow({ bar: b, eventTime }: LiveBarWrite): string {
-  return `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)}, ${eventTime === undefined ? 'null' : text(eventTime)})`;
+/** A bar's row of values as written in a MySQL statement, then its event_time (or null) and its signature by `signing` (hex, or nulls). */
+function mysqlRow({ bar: b, eventTime }: LiveBarWrite, signing: RowSigning | undefined): string {
+  const signed = barSignatureColumns(signing, b);
+  const signature = signed.signature === null ? 'null, null' : `'${signed.signature}', '${signed.signature_key_id}'`;
+  return `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)}, ${eventTime === undefined ? 'null' : text(eventTime)}, ${signature})`;
 }
 
 /** Bars as multi-row upserts with their values written in (formatting thousands of placeholders was a tenth of the consumer's time). */
-async function upsertMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[]): Promise<void> {
+async function upsertMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[], signing: RowSigning | undefined): Promise<void> {
   for (let i = 0; i < writes.length; i += ROWS_PER_STATEMENT) {
     const chunk = writes.slice(i, i + ROWS_PER_STATEMENT);
     if (!chunk.every(({ bar: b }) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) {
@@ -460,10 +468,11 @@ async function upsertMysql(tx: Transaction<DatabaseSchema>, writes: readonly Liv
         'mysql',
         chunk.map((w) => w.bar),
         chunk.map((w) => w.eventTime ?? null),
+        signing,
       );
       continue;
     }
-    await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`, \`event_time\`) values ${chunk.map(mysqlRow).join(', ')}${MYSQL_ON_DUPLICATE}`));
+    await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (${MYSQL_COLUMNS}) values ${chunk.map((w) => mysqlRow(w, signing)).join(', ')}${MYSQL_ON_DUPLICATE}`));
   }
 }
 
@@ -473,10 +482,10 @@ async function upsertMysql(tx: Transaction<DatabaseSchema>, writes: readonly Liv
  * `insert ignore` would also turn a too-long value into a warning: symbols were checked to fit
  * (assertSymbolsFit), dates are ISO (10 characters) and the values finite doubles.
  */
-async function insertAllOrNothingMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[]): Promise<boolean> {
+async function insertAllOrNothingMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[], signing: RowSigning | undefined): Promise<boolean> {
   if (!writes.every(({ bar: b }) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) return false;
   await tx.executeQuery(CompiledQuery.raw('savepoint live_new_bars'));
-  const result = await tx.executeQuery(CompiledQuery.raw(`insert ignore into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`, \`event_time\`) values ${writes.map(mysqlRow).join(', ')}`));
+  const result = await tx.executeQuery(CompiledQuery.raw(`insert ignore into \`bars\` (${MYSQL_COLUMNS}) values ${writes.map((w) => mysqlRow(w, signing)).join(', ')}`));
   if (Number(result.numAffectedRows ?? -1) === writes.length) {
     await tx.executeQuery(CompiledQuery.raw('release savepoint live_new_bars'));
     return true;

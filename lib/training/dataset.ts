@@ -7,6 +7,7 @@
  */
 import { computeLabels, LABEL_CODE_VERSION, labelReach, readsMove, sessionHorizons, tradableReturn, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
+import { barChecking } from '../store/bar-signature';
 import { readBarSeries } from '../store/bars';
 import type { BarSeries } from '../market-data/bar';
 import { getFeatureSetColumns, readFeatureRowBytes } from '../store/features';
@@ -116,7 +117,8 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const [featureRows, series] = await Promise.all([
     // As stored: each row's bytes go straight into the matrix, with no array of its own in between.
     readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
-    readBarSeries(store, { symbols: request.symbols }), // labels look past `to`: they need the later bars
+    // labels look past `to`: they need the later bars; checked with the store's key (a model is not trained on bars it does not vouch for)
+    readBarSeries(store, { symbols: request.symbols }, { verify: barChecking(store) }),
   ]);
   const daySet = new Set<string>();
   for (const s of series) for (const d of s.dates) daySet.add(d);
@@ -310,5 +312,5 @@ export function datasetBarSeries(ds: Pick<TrainingDataset, 'symbols' | 'days' | 
  * they were kept.
  */
 export async function evaluationBarsOf(store: Database, ds: TrainingDataset): Promise<BarSeries[]> {
-  return datasetBarSeries(ds) ?? readBarSeries(store, { symbols: ds.symbols });
+  return datasetBarSeries(ds) ?? readBarSeries(store, { symbols: ds.symbols }, { verify: barChecking(store) });
 }

@@ -1,0 +1,229 @@
+/**
+ * Binding a stored bar (bars: symbol, date, open, high, low, close, volume) to the deployment's
+ * signing key. Feature rows, online vectors and registry rows are signed, but they are computed from
+ * `bars`: an SQL UPDATE of a few closes (no import, no revision logged) was laundered by the next
+ * day-only import into a validly signed feature row, served as verified, and `mlp features
+ * recompute` re-signed history from it. With MODEL_SIGNING_KEY every writer of bars (upsertBars, an
+ * import's publish, the live-bar store) stores beside each bar an HMAC by the key of the store handle
+ * (openDatabase's `signing`) over BAR_SCHEME, the bar's identity and its five values, and the reads
+ * that compute features or train (readBarSeries / readBars with `verify`: the features step, the
+ * stream's windows, the dataset build) refuse, naming symbol and dates, a bar no held key vouches for.
+ *
+ * The values are signed as JavaScript reads them back, in their shortest round-trip decimal form
+ * (String(n): 1.0 → "1", -0 → "0"): both drivers hand back the exact double written (SQLite's REAL,
+ * MariaDB's double read by exactDoubles), so the text is the same wherever it is computed.
+ *
+ * Not covered: a bar deleted by hand (a deletion leaves nothing to check; a retraction is logged in
+ * bar_revisions), and which signed version of a bar is stored (a signed older version written back
+ * is accepted, as for an online vector). Without a key nothing is signed or checked.
+ */
+import { sql } from 'kysely';
+import { BadInputError } from '../errors';
+import { checkMac, currentKeyId, hmacSha256Hex, sameMac, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import type { Database } from './database';
+
+/** Names the signed text's form; part of it and unlike every other record's, so no MAC is valid as another's. */
+export const BAR_SCHEME = 'mlp-bar-v1';
+
+/** The values of a bar as stored (open, high, low, close, volume). */
+export interface BarValues {
+  symbol: string;
+  date: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+function barText(b: BarValues): string {
+  return `${BAR_SCHEME}\n${JSON.stringify([b.symbol, b.date])}\n${String(b.open)},${String(b.high)},${String(b.low)},${String(b.close)},${String(b.volume)}`;
+}
+
+function barMac(key: string, b: BarValues): string {
+  return hmacSha256Hex(key, barText(b));
+}
+
+/** The signature columns of a bar written by a handle with `signing`: nulls without a key. */
+export function barSignatureColumns(signing: RowSigning | undefined, b: BarValues): { signature: string | null; signature_key_id: string | null } {
+  const key = signing?.signingKey;
+  return key === undefined ? { signature: null, signature_key_id: null } : { signature: barMac(key, b), signature_key_id: signingKeyId(key) };
+}
+
+/** A bar refused: why, in a few words (grouped in the refusal). */
+export type BarProblem = 'unsigned' | 'edited' | 'other_key';
+
+/** What a stored bar's signature is under `keys`: valid (by the current key or a previous one), or why not. */
+export function barSignatureState(keys: VerificationKeys, b: BarValues & { signature: string | null; signature_key_id: string | null }): { ok: true; previous: boolean } | { ok: false; problem: BarProblem; keyId?: string } {
+  if (b.signature === null) return { ok: false, problem: 'unsigned' };
+  const keyId = String(b.signature_key_id ?? '?').slice(0, 16);
+  // The common case (signed by the current key) without checkMac's per-call key list.
+  const current = typeof keys === 'string' ? keys : keys.signingKey;
+  if (keyId === signingKeyId(current)) return sameMac(b.signature, barMac(current, b)) ? { ok: true, previous: false } : { ok: false, problem: 'edited', keyId };
+  const verdict = checkMac(keys, { keyId, mac: b.signature }, (key) => barMac(key, b));
+  if (verdict.state === 'valid') return { ok: true, previous: verdict.previous };
+  return { ok: false, problem: verdict.state === 'mismatch' ? 'edited' : 'other_key', keyId };
+}
+
+/** How many dates of a group a refusal names. */
+const DATES_NAMED = 5;
+
+/**
+ * Bars read for a computation (features, training, the stream's windows) that no held key vouches
+ * for: edited in the database since they were written, unsigned (written before signing or by a
+ * process without the key), or signed with a key this process does not hold. Nothing is computed
+ * from them; retrying cannot help, so it is a BadInputError.
+ */
+export class UnverifiedBarsError extends BadInputError {
+  override name = 'UnverifiedBarsError';
+  constructor(
+    readonly keys: VerificationKeys,
+    /** Per symbol and problem, the refused dates, ascending. */
+    readonly refused: ReadonlyArray<{ symbol: string; problem: BarProblem; dates: string[]; keyId?: string }>,
+  ) {
+    const total = refused.reduce((n, g) => n + g.dates.length, 0);
+    const groups = refused.map((g) => `${describeDates(g.symbol, g.dates)}: ${problemText(g.problem, g.keyId, keys)}`);
+    const remedies: string[] = [];
+    if (refused.some((g) => g.problem === 'edited')) remedies.push('import those dates again from the source (an import rewrites a bar that differs from its file, signed), or find who wrote them');
+    if (refused.some((g) => g.problem === 'unsigned')) remedies.push('for bars written before signing was configured, check them and sign them as they stand with `mlp data sign-bars --accept-unsigned`');
+    if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
+    super(
+      `${total} stored ${total === 1 ? 'bar is' : 'bars are'} not vouched for by MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}), so nothing is computed or signed from ${total === 1 ? 'it' : 'them'}: ${groups.join('; ')}. ${remedies.join('; ')}.`,
+      'BARS_UNVERIFIED',
+    );
+  }
+}
+
+function describeDates(symbol: string, dates: readonly string[]): string {
+  if (dates.length === 1) return `${symbol} on ${dates[0]}`;
+  const named = dates.slice(0, DATES_NAMED).join(', ');
+  return `${symbol}, ${dates.length} bars from ${dates[0]} to ${dates[dates.length - 1]} (${named}${dates.length > DATES_NAMED ? ', …' : ''})`;
+}
+
+function problemText(problem: BarProblem, keyId: string | undefined, keys: VerificationKeys): string {
+  if (problem === 'unsigned') return 'unsigned (written before signing, by a process without MODEL_SIGNING_KEY, or edited with the signature removed)';
+  if (problem === 'edited') return `the signature does not match the values: they were changed after they were written (signed by key id ${keyId ?? '?'}, which this process holds)`;
+  return signedWithAnotherKey(keyId ?? '?', keys);
+}
+
+/**
+ * Collects the bars a read refuses and throws them together (UnverifiedBarsError) once the read is
+ * done: one refusal naming every bad bar, not the first only.
+ */
+export class BarVerifier {
+  private readonly groups = new Map<string, { symbol: string; problem: BarProblem; dates: string[]; keyId?: string }>();
+  constructor(readonly keys: VerificationKeys) {}
+
+  check(b: BarValues & { signature: string | null; signature_key_id: string | null }): void {
+    const state = barSignatureState(this.keys, b);
+    if (state.ok) return;
+    const k = `${b.symbol}\u0000${state.problem}\u0000${state.keyId ?? ''}`;
+    let g = this.groups.get(k);
+    if (!g) {
+      g = { symbol: b.symbol, problem: state.problem, dates: [], ...(state.keyId === undefined ? {} : { keyId: state.keyId }) };
+      this.groups.set(k, g);
+    }
+    g.dates.push(b.date);
+  }
+
+  /** Throws UnverifiedBarsError when any bar checked was refused. */
+  done(): void {
+    if (this.groups.size === 0) return;
+    const refused = [...this.groups.values()].map((g) => ({ ...g, dates: [...g.dates].sort() })).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    throw new UnverifiedBarsError(this.keys, refused);
+  }
+}
+
+/** A verifier for `signing`'s keys, or undefined without a key (nothing is checked). */
+export function barVerifierOf(signing: RowSigning | undefined): BarVerifier | undefined {
+  const keys = verificationKeysOf(signing);
+  return keys === undefined ? undefined : new BarVerifier(keys);
+}
+
+/**
+ * The keys bars are checked with where features are computed: those of the step (`signing`: it
+ * signs what it derives, so it never signs from bars its key does not vouch for), else the store
+ * handle's (openDatabase's `signing`: the deployment's key as this process holds it).
+ */
+export function barChecking(store: Database, signing?: RowSigning): RowSigning | undefined {
+  if (signing?.signingKey !== undefined) return signing;
+  return store.signing?.signingKey !== undefined ? store.signing : undefined;
+}
+
+/** What `mlp data sign-bars` did. */
+export interface SignBarsResult {
+  examined: number;
+  /** Bars whose signature was written: previousKey ones, and unsigned ones with acceptUnsigned. */
+  signed: number;
+  /** Bars without a signature (signed only with acceptUnsigned). */
+  unsigned: number;
+  /** Bars a previous key (MODEL_SIGNING_PREVIOUS_KEYS) signed: signed again with the current key. */
+  previousKey: number;
+  /** Bars whose signature does not match them (edited): never signed here; import them again. */
+  mismatched: number;
+  /** Bars signed with a key not held: never signed here. */
+  otherKey: number;
+  /** A few refused bars (mismatched or another key's), for the operator. */
+  examples: string[];
+}
+
+/** Symbols per transaction of signStoredBars: its bars are locked while they are signed. */
+const SYMBOLS_PER_STEP = 20;
+const ROWS_PER_STATEMENT = 1000;
+
+/**
+ * The upgrade step (`mlp data sign-bars`): signs with `signing`'s current key the stored bars a
+ * previous key signed (a key rotation), and, with `acceptUnsigned`, those without a signature as they
+ * stand (bars written before signing was configured: the operator accepts them as honest, as `mlp
+ * models sign-serving --accept-edit` does for routes). A bar whose signature does not match it, or
+ * names a key not held, is never signed here: it was edited, and importing its dates again from the
+ * source writes it signed. Symbol by symbol, each in a transaction holding its bars (FOR UPDATE on
+ * MariaDB; SQLite's write lock), so a bar written meanwhile is not signed with old values.
+ */
+export async function signStoredBars(store: Database, signing: RowSigning, options: { acceptUnsigned: boolean }): Promise<SignBarsResult> {
+  const key = signing.signingKey;
+  if (key === undefined) throw new BadInputError('MODEL_SIGNING_KEY is not set: there is no key to sign bars with');
+  const keys = verificationKeysOf(signing) as VerificationKeys;
+  const keyId = signingKeyId(key);
+  const result: SignBarsResult = { examined: 0, signed: 0, unsigned: 0, previousKey: 0, mismatched: 0, otherKey: 0, examples: [] };
+  const symbols = (await store.db.selectFrom('bars').select('symbol').distinct().orderBy('symbol').execute()).map((r) => r.symbol);
+  for (let i = 0; i < symbols.length; i += SYMBOLS_PER_STEP) {
+    const batch = symbols.slice(i, i + SYMBOLS_PER_STEP);
+    await store.db.transaction().execute(async (tx) => {
+      let q = tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'signature', 'signature_key_id']).where('symbol', 'in', batch);
+      if (store.driver === 'mysql') q = q.forUpdate();
+      const rows = await q.execute();
+      const writes: Array<{ symbol: string; date: string; open: number; high: number; low: number; close: number; volume: number; signature: string; signature_key_id: string }> = [];
+      for (const r of rows) {
+        result.examined++;
+        const b = { symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) };
+        const state = barSignatureState(keys, { ...b, signature: r.signature, signature_key_id: r.signature_key_id });
+        let sign = false;
+        if (state.ok) {
+          if (!state.previous) continue;
+          result.previousKey++;
+          sign = true;
+        } else if (state.problem === 'unsigned') {
+          result.unsigned++;
+          sign = options.acceptUnsigned;
+        } else {
+          if (state.problem === 'edited') result.mismatched++;
+          else result.otherKey++;
+          if (result.examples.length < 5) result.examples.push(`${b.symbol} ${b.date} (${state.problem === 'edited' ? 'edited' : `key id ${state.keyId ?? '?'}`})`);
+        }
+        if (sign) writes.push({ ...b, signature: barMac(key, b), signature_key_id: keyId });
+      }
+      // Only the signature columns change: the values are those just read, under the lock.
+      for (let k = 0; k < writes.length; k += ROWS_PER_STATEMENT) {
+        const insert = tx.insertInto('bars').values(writes.slice(k, k + ROWS_PER_STATEMENT));
+        if (store.driver === 'mysql') {
+          await insert.onDuplicateKeyUpdate({ signature: sql`values(signature)`, signature_key_id: sql`values(signature_key_id)` }).execute();
+        } else {
+          await insert.onConflict((oc) => oc.columns(['symbol', 'date']).doUpdateSet((eb) => ({ signature: eb.ref('excluded.signature'), signature_key_id: eb.ref('excluded.signature_key_id') }))).execute();
+        }
+      }
+      result.signed += writes.length;
+    });
+  }
+  return result;
+}
