@@ -102,7 +102,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   if (config.apiTokens.length === 0) {
     throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
   }
-  const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS });
+  const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS, signing: configuredSigning(config) });
   const cache = openCache(config.redisUrl);
   try {
     // The online store too: it serves (and re-warms) vectors there.

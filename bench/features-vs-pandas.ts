@@ -60,19 +60,21 @@ async function computePhase(db: string): Promise<void> {
 }
 
 async function incrementalPhase(db: string): Promise<void> {
-  const store = await openDatabase(`sqlite:${db}`);
+  // BENCH_SIGNING_KEY: as a deployment with MODEL_SIGNING_KEY runs it (bars checked, rows signed); the store's bars must be signed with it.
+  const signing = process.env.BENCH_SIGNING_KEY ? { signingKey: process.env.BENCH_SIGNING_KEY } : undefined;
+  const store = await openDatabase(`sqlite:${db}`, signing ? { signing } : {});
   const last = await store.db.selectFrom('bars').select((eb) => eb.fn.max('date').as('d')).executeTakeFirstOrThrow();
   const previous = await store.db.selectFrom('bars').select((eb) => eb.fn.max('date').as('d')).where('date', '<', String(last.d)).executeTakeFirstOrThrow();
   await store.db.deleteFrom('feature_rows').execute();
   let t = process.hrtime.bigint();
   const threads = os.availableParallelism();
-  const full = await materializeFeatures(store, set, { to: String(previous.d), threads });
+  const full = await materializeFeatures(store, set, { to: String(previous.d), threads, signing });
   const fullSeconds = seconds(t);
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) {
     await store.db.deleteFrom('feature_rows').where('date', '=', String(last.d)).execute();
     t = process.hrtime.bigint();
-    const day = await materializeFeatures(store, set, { threads });
+    const day = await materializeFeatures(store, set, { threads, signing });
     runs.push(seconds(t));
     if (day.rowsWritten !== full.symbols) throw new Error(`expected ${full.symbols} new rows, wrote ${day.rowsWritten}`);
   }

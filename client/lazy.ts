@@ -21,6 +21,7 @@ export const lazy = {
   rowSignature: () => require('../lib/registry/row-signature') as typeof import('../lib/registry/row-signature'),
   profileStore: () => require('../lib/monitoring/profile-store') as typeof import('../lib/monitoring/profile-store'),
   rollback: () => require('../lib/serving/rollback') as typeof import('../lib/serving/rollback'),
+  barSignature: () => require('../lib/store/bar-signature') as typeof import('../lib/store/bar-signature'),
   signServingRecords: () => require('../lib/serving/sign-serving-records') as typeof import('../lib/serving/sign-serving-records'),
   artifactStores: () => require('../lib/artifacts/artifact-store') as typeof import('../lib/artifacts/artifact-store'),
   cache: () => require('../lib/cache/open-cache') as typeof import('../lib/cache/open-cache'),

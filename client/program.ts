@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { printableJson } from '../lib/printable-json';
 import { escapeControl } from '../lib/quality/excerpt';
 import { alertsCommand } from './commands/alerts';
-import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
+import { newsCommand, dataCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { deployCommand, deploymentsCommand } from './commands/deployments';
 import { featuresCommand } from './commands/features';
 import { modelsCommand } from './commands/models';
@@ -43,6 +43,7 @@ export function buildProgram(): Command {
   program.addCommand(deploymentsCommand());
   program.addCommand(snapshotsCommand());
   program.addCommand(quarantineCommand());
+  program.addCommand(dataCommand());
   program.addCommand(featuresCommand());
   program.addCommand(newsCommand());
   program.addCommand(schedulesCommand());

@@ -13,10 +13,12 @@ export interface WithStoreOptions {
 
 /** Opens the configured store for one CLI command and always closes it (the drivers load here, on first use). */
 export async function withStore<T>(run: (store: Database) => Promise<T>, options: WithStoreOptions = {}): Promise<T> {
-  const { describeStoreSetting, loadConfig } = lazy.config();
+  const { configuredSigning, describeStoreSetting, loadConfig } = lazy.config();
   const { openDatabase } = lazy.database();
   const config = loadConfig();
-  const store = await openDatabase(config.databaseUrl, options.create ? {} : { existing: { namedBy: describeStoreSetting(config) } });
+  // With the deployment's key: bars a command writes are signed, and its reads of bars check them.
+  const signing = configuredSigning(config);
+  const store = await openDatabase(config.databaseUrl, options.create ? { signing } : { existing: { namedBy: describeStoreSetting(config) }, signing });
   try {
     return await run(store);
   } finally {

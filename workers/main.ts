@@ -9,7 +9,7 @@ import { alertChannels } from '../lib/alerts/channels';
 import { startAlertDeliveryLoop } from '../lib/alerts/delivery-loop';
 import { openCache } from '../lib/cache/open-cache';
 import { codeVersion } from '../lib/code-version';
-import { loadConfig } from '../lib/config';
+import { configuredSigning, loadConfig } from '../lib/config';
 import { countDeliveryAttempts, registerAlertStoreGauges } from '../lib/metrics/alert-metrics';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { appRegistry, enableProcessMetrics } from '../lib/metrics/registry';
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     // The Runtime turns these signals into a graceful shutdown of every worker in the process.
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
-  const store = await openDatabase(config.databaseUrl);
+  // With the deployment's key: every bar the worker writes (imports) is signed, and its reads check them.
+  const store = await openDatabase(config.databaseUrl, { signing: configuredSigning(config) });
   const cache = openCache(config.redisUrl);
   // The online store too: its features step publishes vectors there.
   await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the worker', { cache }).catch(async (error: unknown) => {

@@ -20,7 +20,8 @@ import { parseStreamConsumerFlags } from './stream-consumer-flags';
 async function main(): Promise<void> {
   const config = loadConfig();
   const flags = parseStreamConsumerFlags(process.argv.slice(2));
-  const store = await openDatabase(config.databaseUrl);
+  // With the deployment's key: the live bars it writes are signed (lib/store/bar-signature.ts).
+  const store = await openDatabase(config.databaseUrl, { signing: configuredSigning(config) });
   const cache = openCache(config.redisUrl);
   // As the API and the worker: without the key it would write unsigned vectors over the signed ones, which a keyed API refuses.
   await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the stream consumer', { cache }).catch(async (error: unknown) => {

@@ -87,6 +87,32 @@ export function quarantineCommand(): Command {
     );
 }
 
+export function dataCommand(): Command {
+  const cmd = new Command('data').description('the stored bars');
+  cmd
+    .command('sign-bars')
+    .description(
+      'sign the stored bars with MODEL_SIGNING_KEY where no key vouches for them yet: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them) signed again with the new key; with --accept-unsigned, bars written before signing was configured are signed as they stand. A bar whose signature does not match it (edited in the database) is never signed: import its dates again',
+    )
+    .option('--accept-unsigned', 'sign bars without a signature as they stand (check them first: that is what the signatures would have caught)')
+    .action((flags: { acceptUnsigned?: boolean }) =>
+      withStore(async (store) => {
+        const { loadConfig, configuredSigning } = lazy.config();
+        const config = loadConfig();
+        if (config.modelSigningKey === undefined) throw new Error('MODEL_SIGNING_KEY is not set: there is no key to sign bars with; set it to the key the workers and the prediction API use (docs/configuration.md)');
+        const r = await lazy.barSignature().signStoredBars(store, configuredSigning(config), { acceptUnsigned: flags.acceptUnsigned === true });
+        const unsignedLeft = flags.acceptUnsigned === true ? 0 : r.unsigned;
+        console.log(`${r.examined} bars examined: ${r.signed} signed (${r.previousKey} a previous key had signed${flags.acceptUnsigned === true ? `, ${r.unsigned} unsigned accepted as they stood` : ''})`);
+        if (unsignedLeft > 0) console.log(`${unsignedLeft} bars carry no signature and were left unsigned: the features step refuses them; check them and run again with --accept-unsigned`);
+        if (r.mismatched + r.otherKey > 0) {
+          console.log(escapeControl(`${r.mismatched} bars edited since they were signed and ${r.otherKey} signed with a key not held were NOT signed (e.g. ${r.examples.join(', ')}): import their dates again from the source`));
+          process.exitCode = 1;
+        }
+      }),
+    );
+  return cmd;
+}
+
 export function newsCommand(): Command {
   const cmd = new Command('news').description('dated headlines for the news_sentiment feature');
   cmd

@@ -6,6 +6,7 @@ import { featureRowSignatureProblem } from '../../lib/features/vector-signature'
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
+import { signStoredBars } from '../../lib/store/bar-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { getFeatureSetColumns, packValues, readFeatureRows } from '../../lib/store/features';
 import { createMysqlTestDatabase, createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
@@ -86,6 +87,9 @@ describe('feature store on MySQL and SQLite', () => {
       // Rows written without the key, one of them edited since: neither is served under the key.
       await t.store.db.updateTable('feature_rows').set({ vals: packValues(new Float64Array(61).fill(9)) }).where('symbol', '=', 'SYN01').where('date', '=', '2018-06-29').execute();
       await expect(readOfflineLatest(t.store, set.version, 'SYN01', undefined, '2018-07-02', undefined, signing)).rejects.toThrow('it carries no signature');
+      // Bars imported without the key: the keyed step refuses them until they are signed (`mlp data sign-bars --accept-unsigned`).
+      await expect(materializeFeatures(t.store, set, { recomputeAll: true, signing })).rejects.toThrow('mlp data sign-bars --accept-unsigned');
+      await signStoredBars(t.store, signing, { acceptUnsigned: true });
       const report = await materializeFeatures(t.store, set, { recomputeAll: true, signing });
       expect([report.rowsRecomputed, report.rowsWritten]).toEqual([reference.length, 0]);
       expect(await storedRows(t)).toEqual(reference);

@@ -12,6 +12,7 @@ import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { defineFeatureSet } from '../../lib/features/feature-set';
 import { signingKeyId } from '../../lib/registry/row-signature';
 import { assertSigningKeyWhereSigned } from '../../lib/registry/signing-key-required';
+import { signStoredBars } from '../../lib/store/bar-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { UnsignedOverSignedRowError, writeFeatureBatch, writeFeatureRows, type FeatureRow } from '../../lib/store/features';
 import { DRIVERS, type TestDatabase } from '../helpers/databases';
@@ -125,6 +126,8 @@ describe.each(DRIVERS)('a materialisation run without MODEL_SIGNING_KEY over sig
     const bars = (symbol: string, upTo: string, base: number) =>
       dates.filter((d) => d <= upTo).map((date, i) => ({ symbol, date, open: base + i, high: base + i + 1, low: base + i - 1, close: base + i + 0.5, volume: 1000 + i }));
     await upsertBars(t.store, [...bars('AAA', '2024-06-14', 50), ...bars('BBB', '2024-06-14', 80)]);
+    // The keyed step checks the bars with its key (lib/store/bar-signature.ts): seeded unsigned, signed as the upgrade does.
+    await signStoredBars(t.store, SIGNING, { acceptUnsigned: true });
     const first = await materializeFeatures(t.store, set, { signing: SIGNING });
     expect(first.rowsWritten).toBeGreaterThan(40);
     const before = await dump(t, set.version);
@@ -136,6 +139,7 @@ describe.each(DRIVERS)('a materialisation run without MODEL_SIGNING_KEY over sig
     await upsertBars(t.store, [...bars('AAA', '2024-06-28', 50), ...bars('BBB', '2024-06-28', 80)]);
     await refusal(materializeFeatures(t.store, set));
     expect(await dump(t, set.version)).toEqual(before);
+    await signStoredBars(t.store, SIGNING, { acceptUnsigned: true });
 
     const keyed = await materializeFeatures(t.store, set, { signing: SIGNING });
     expect(keyed.rowsWritten).toBe(2 * 9); // 2024-06-17 .. 2024-06-28, Juneteenth closed

@@ -11,6 +11,7 @@ import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/featur
 import type { Bar } from '../../lib/market-data/bar';
 import { readBarCsv } from '../../lib/market-data/csv-reader';
 import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
+import { signStoredBars } from '../../lib/store/bar-signature';
 import { readBars, upsertBars } from '../../lib/store/bars';
 import { BarStreamConsumer } from '../../lib/streaming/consumer';
 import { BarStreamProducer } from '../../lib/streaming/producer';
@@ -30,6 +31,8 @@ it('stores and acknowledges a batch whose vectors it may not replace, and says w
   const cache = new RedisCache(TEST_REDIS_URL, `${key}:cache:`);
   try {
     await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 5]));
+    // The keyed consumer checks the bars of its windows with its key (lib/store/bar-signature.ts).
+    await signStoredBars(t.store, { signingKey: 'k'.repeat(40) }, { acceptUnsigned: true });
     const producer = new BarStreamProducer(redis, { key });
     const log: string[] = [];
     const consumer = (name: string, signing?: { signingKey: string | undefined }) =>
