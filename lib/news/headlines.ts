@@ -9,6 +9,7 @@ import { isIsoDate } from '../calendar/dates';
 import { firstNyseCloseAfter, nextNyseTradingDay } from '../calendar/nyse';
 import { splitCsvLine } from '../market-data/csv-reader';
 import { SYMBOL_MESSAGE, symbolSchema } from '../market-data/symbols';
+import { normaliseHeadline, SAME_STORY_WINDOW_MS, stampGapMs } from './same-story';
 
 /** AFINN is a general lexicon: "shares" is positive there, "beats" and "plunge" are unknown. */
 const FINANCE_OVERLAY: Record<string, number> = {
@@ -72,7 +73,7 @@ const rowSchema = z.object({
   // The one symbol rule ($VIX, ^GSPC, BRK.B), or empty for market-wide news.
   symbol: z.string().refine((s) => s === '' || symbolSchema.safeParse(s).success, `${SYMBOL_MESSAGE}, or empty for market-wide news`),
   headline: z.string().min(1, 'headline is empty'),
-  id: z.string().max(128, 'id longer than 128 characters').optional(),
+  id: z.string().max(128, 'vendor id longer than 128 characters').optional(),
 });
 
 /**
@@ -90,9 +91,17 @@ export interface HeadlineParseResult {
 }
 
 /**
- * Reads `date,time,symbol,headline[,id]` (time optional, symbol empty for market news, id the vendor's
- * id of the story where the feed has one). The same story seen more than once is stored once
- * (lib/store/news.ts saveHeadlines, by the rules of lib/news/same-story.ts).
+ * Headers read as the vendor's id of a story. Not a bare `id`: files carrying row numbers (1..N) under
+ * it had unrelated headlines merged as one story and the text rule turned off.
+ */
+export const VENDOR_ID_HEADERS = ['vendor_id', 'story_id'] as const;
+
+/**
+ * Reads `date,time,symbol,headline[,vendor_id]` (time optional, symbol empty for market news, vendor_id
+ * or story_id the vendor's id of the story where the feed has one). The same story seen more than once
+ * is stored once (lib/store/news.ts saveHeadlines, by the rules of lib/news/same-story.ts). A vendor id
+ * repeated in the file for a different headline a day or more away is refused (that row is an error):
+ * that is a row number or a reused id, not one story, and merging would lose the other headline.
  */
 export function parseHeadlinesCsv(text: string, source: string): HeadlineParseResult {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
@@ -101,8 +110,13 @@ export function parseHeadlinesCsv(text: string, source: string): HeadlineParseRe
   if (at('date') < 0 || at('headline') < 0 || at('symbol') < 0) {
     return { headlines: [], errors: [{ line: 1, message: `${source}: header must hold date, symbol and headline (and optionally time); got "${lines[0] ?? ''}"` }] };
   }
+  const idColumns = VENDOR_ID_HEADERS.filter((h) => at(h) >= 0);
+  if (idColumns.length > 1) return { headlines: [], errors: [{ line: 1, message: `${source}: both ${idColumns.join(' and ')} columns; give the vendor's story id in one` }] };
+  const idAt = idColumns.length === 1 ? at(idColumns[0]) : -1;
   const headlines: Headline[] = [];
   const errors: HeadlineParseResult['errors'] = [];
+  // Per (vendor id, symbol): the first line holding it, its stamp and normalised text.
+  const seenIds = new Map<string, { line: number; published: string; text: string }>();
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const f = splitCsvLine(lines[i]);
@@ -111,7 +125,7 @@ export function parseHeadlinesCsv(text: string, source: string): HeadlineParseRe
       time: at('time') >= 0 && f[at('time')]?.trim() ? f[at('time')].trim() : undefined,
       symbol: f[at('symbol')]?.trim() ?? '',
       headline: f[at('headline')]?.trim() ?? '',
-      id: at('id') >= 0 && f[at('id')]?.trim() ? f[at('id')].trim() : undefined,
+      id: idAt >= 0 && f[idAt]?.trim() ? f[idAt].trim() : undefined,
     });
     if (!parsed.success) {
       errors.push({ line: i + 1, message: parsed.error.issues.map((x) => `${String(x.path[0])}: ${x.message}`).join('; ') });
@@ -120,6 +134,19 @@ export function parseHeadlinesCsv(text: string, source: string): HeadlineParseRe
     const r = parsed.data;
     const symbol = r.symbol === '' ? null : r.symbol.toUpperCase();
     const published = r.time ? `${r.date} ${r.time}` : r.date;
+    if (r.id !== undefined) {
+      const key = `${r.id}\u0000${symbol ?? ''}`;
+      const text = normaliseHeadline(r.headline);
+      const seen = seenIds.get(key);
+      if (seen === undefined) seenIds.set(key, { line: i + 1, published, text });
+      else if (seen.text !== text && stampGapMs(seen.published, published) >= SAME_STORY_WINDOW_MS) {
+        errors.push({
+          line: i + 1,
+          message: `vendor id ${r.id} is on line ${seen.line} too, for a different headline at ${seen.published}, a day or more from ${published}: a vendor id names one story (are these row numbers?)`,
+        });
+        continue;
+      }
+    }
     // Without a vendor id, the id of before (rows stored then keep theirs); with one, it is part of it.
     const identity = `${published}\u0000${symbol ?? ''}\u0000${r.headline}${r.id === undefined ? '' : `\u0000${r.id}`}`;
     headlines.push({

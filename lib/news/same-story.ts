@@ -11,15 +11,24 @@
 import { createHash } from 'node:crypto';
 
 /**
- * 24 hours between the earliest and the latest stamp of one story. Wide enough for what repeats a
- * story: a wire repeat (minutes), a corrected time (hours), a feed stamping UTC or another zone for
- * exchange time (at most 19 hours off), a date without its time beside a timed stamp of that date
- * or of the day after (a UTC date). Narrow enough that a template headline repeated every day ("Stocks
- * rise at the open") stays one headline a day, not a year of them merged into the last: the window
- * bounds the whole story (earliest to latest), so stamps never chain beyond it. Merging two genuine
- * stories within it loses one count and delays nothing past its latest stamp: never a leak.
+ * 24 hours: a copy within this of any stamp of a story (its earliest or its latest) is that story.
+ * Wide enough for what repeats a story: a wire repeat (minutes), a corrected time (hours), a feed
+ * stamping UTC or another zone for exchange time (at most 19 hours off), a date without its time
+ * beside a timed stamp of that date or of the day after (a UTC date). Measured from either end, not
+ * from the earliest alone: otherwise which copies merged depended on the order they were imported in,
+ * and a late copy of a stored story (the vendor's original 15:30 after 16:30 Mon and 15:45 Tue)
+ * became a row of its own on the earlier day, the leak this rule exists to stop.
  */
 export const SAME_STORY_WINDOW_MS = 24 * 3600 * 1000;
+
+/**
+ * 48 hours: the most a story spans from its earliest to its latest stamp. Copies of one moment each
+ * stamped within the window of it span less than twice the window, so they always merge, in any
+ * order; what chains beyond (a template headline drifting earlier every day, a daily one dated
+ * without its time) is cut into stories of at most this span instead of a year merged into its last
+ * day. Where such a chain is cut, which copies fall together can depend on the import order.
+ */
+export const SAME_STORY_MAX_SPAN_MS = 2 * SAME_STORY_WINDOW_MS;
 
 /** Letters and digits only, lower case, single spaces: case, punctuation and spacing do not make a new story. */
 export function normaliseHeadline(text: string): string {
@@ -71,8 +80,11 @@ export interface StorySighting {
 
 /**
  * Groups sightings into stories: by key, then, earliest first, each sighting joins the story before it
- * while the story's earliest and latest stamps stay within the window (always, by vendor id).
- * Deterministic, and a group once formed is never split: stored rows merged before stay merged.
+ * when it lies within the window of any of the story's stamps and the story then spans less than
+ * SAME_STORY_MAX_SPAN_MS (always, by vendor id). A story's sightings are an interval of time, so
+ * "within the window of any stamp" is within it of the interval: for stamps spanning less than the
+ * bound, the stories are the same whatever order the sightings were merged in. Deterministic, and a
+ * group once formed is never split: stored rows merged before stay merged.
  */
 export function groupSameStories<T extends StorySighting>(sightings: readonly T[]): T[][] {
   const byKey = new Map<string, T[]>();
@@ -89,7 +101,8 @@ export function groupSameStories<T extends StorySighting>(sightings: readonly T[
     let last = '';
     for (const s of sorted) {
       const nextLast = group.length > 0 && stampOrder(last) >= stampOrder(s.last) ? last : s.last;
-      if (group.length > 0 && (s.byVendorId || stampGapMs(first, nextLast) < SAME_STORY_WINDOW_MS)) {
+      const near = stampGapMs(last, s.first) < SAME_STORY_WINDOW_MS || stampOrder(s.first) <= stampOrder(last);
+      if (group.length > 0 && (s.byVendorId || (near && stampGapMs(first, nextLast) < SAME_STORY_MAX_SPAN_MS))) {
         group.push(s);
         last = nextLast;
         continue;
