@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { effectiveTradingDay, type Headline } from '../news/headlines';
 import { earliestStamp, groupSameStories, latestSighting, storyKey, type StorySighting } from '../news/same-story';
-import type { Database } from './database';
+import { StoreBusyError, type Database } from './database';
 import type { DatabaseSchema, NewsHeadlinesTable } from './schema';
 
 /** Where stored news changed: the symbol (null: market-wide news) and the earliest effective date affected. */
@@ -23,50 +23,105 @@ export interface StoredHeadline extends Headline {
 }
 
 const STORIES_PER_QUERY = 500;
+const LEGACY_ROWS_PER_UPDATE = 1000;
+/** How long an import waits for another one's news write on MySQL before giving up. */
+const NEWS_LOCK_WAIT_S = 120;
 
 /**
  * Stores scored headlines, each story once (lib/news/same-story.ts): a headline of the same story
  * as a stored row (or as another of this import) is merged into it, at the latest stamp seen, with
  * that stamp's text and score; the effective date is computed now from that stamp (so a corrected
- * calendar, the early closes, moves it too). Rows stored before stories were kept are keyed and
- * merged by the same rule on the first import after. Feature rows that an added, moved, rescored or
+ * calendar, the early closes, moves it too). Feature rows that an added, moved, rescored or
  * merged-away headline changes are marked stale (markNewsFeaturesStale), from the earlier of its
  * dates, so the next materialisation recomputes both days.
+ *
+ * Imports write news one at a time: each reads the stored rows of its stories and decides from them,
+ * and nothing unique holds one row per story (a story's rows a day apart are legitimately two). SQLite
+ * serialises writers at BEGIN IMMEDIATE; on MySQL a named lock per database (GET_LOCK) is held around
+ * the transaction, since REPEATABLE READ let two imports each see no row and both insert one.
  */
 export async function saveHeadlines(store: Database, headlines: readonly Headline[]): Promise<void> {
-  await store.db.transaction().execute(async (tx) => {
-    const stories = new Set(await keyLegacyRows(tx));
-    const incoming = new Map<string, Sighting[]>();
-    for (const h of headlines) {
-      const story = storyKey(h.symbol, h.headline, h.vendorId);
-      stories.add(story);
-      const list = incoming.get(story) ?? [];
-      list.push({ story, byVendorId: h.vendorId !== undefined, first: h.published, last: h.published, incoming: h });
-      incoming.set(story, list);
+  // Rows stored before stories were kept are keyed by migration 0033; any left (a process of before
+  // writing after it) are keyed here, in batches outside the import's transaction.
+  const legacy = await keyLegacyHeadlines(store.db);
+  if (store.driver !== 'mysql') {
+    await store.db.transaction().execute((tx) => writeHeadlines(tx, headlines, legacy));
+    return;
+  }
+  await store.db.connection().execute(async (conn) => {
+    const lock = sql<{ got: number | null }>`SELECT GET_LOCK(CONCAT('mlp_news:', DATABASE()), ${NEWS_LOCK_WAIT_S}) AS got`;
+    const got = (await lock.execute(conn)).rows[0]?.got;
+    if (Number(got) !== 1) throw new StoreBusyError(`another news import held the store's news lock for ${NEWS_LOCK_WAIT_S} s; nothing was written`);
+    try {
+      await conn.transaction().execute((tx) => writeHeadlines(tx, headlines, legacy));
+    } finally {
+      await sql`SELECT RELEASE_LOCK(CONCAT('mlp_news:', DATABASE()))`.execute(conn);
     }
-    const changes: NewsChange[] = [];
-    const keys = [...stories];
-    for (let i = 0; i < keys.length; i += STORIES_PER_QUERY) {
-      const chunk = keys.slice(i, i + STORIES_PER_QUERY);
-      const stored = (await tx.selectFrom('news_headlines').selectAll().where('story', 'in', chunk).execute()).map(storedSighting);
-      // Stored rows first: of equal stamps the import's is the latest (a vendor's corrected text).
-      const groups = groupSameStories([...stored, ...chunk.flatMap((k) => incoming.get(k) ?? [])]);
-      for (const group of groups) await writeStory(tx, group, changes);
-    }
-    await markNewsFeaturesStale(tx, changes);
   });
 }
 
-/** Keys the rows stored before stories were kept (first_published = their stamp); their stories. */
-async function keyLegacyRows(tx: Tx): Promise<string[]> {
-  const rows = await tx.selectFrom('news_headlines').select(['id', 'published', 'symbol', 'headline']).where('story', 'is', null).execute();
-  const stories: string[] = [];
-  for (const r of rows) {
-    const story = storyKey(r.symbol, r.headline);
-    stories.push(story);
-    await tx.updateTable('news_headlines').set({ story, first_published: r.published }).where('id', '=', r.id).execute();
+async function writeHeadlines(tx: Tx, headlines: readonly Headline[], legacy: readonly string[]): Promise<void> {
+  const stories = new Set(legacy);
+  const incoming = new Map<string, Sighting[]>();
+  for (const h of headlines) {
+    const story = storyKey(h.symbol, h.headline, h.vendorId);
+    stories.add(story);
+    const list = incoming.get(story) ?? [];
+    list.push({ story, byVendorId: h.vendorId !== undefined, first: h.published, last: h.published, incoming: h });
+    incoming.set(story, list);
   }
-  return stories;
+  const changes = await mergeStories(tx, [...stories], incoming);
+  await markNewsFeaturesStale(tx, changes);
+}
+
+/** Groups the stored rows of these stories with the incoming sightings and writes each story; the changes. */
+async function mergeStories(tx: Tx, keys: readonly string[], incoming: ReadonlyMap<string, Sighting[]> = new Map()): Promise<NewsChange[]> {
+  const changes: NewsChange[] = [];
+  for (let i = 0; i < keys.length; i += STORIES_PER_QUERY) {
+    const chunk = keys.slice(i, i + STORIES_PER_QUERY);
+    const stored = (await tx.selectFrom('news_headlines').selectAll().where('story', 'in', chunk).execute()).map(storedSighting);
+    // Stored rows first: of equal stamps the import's is the latest (a vendor's corrected text).
+    const groups = groupSameStories([...stored, ...chunk.flatMap((k) => incoming.get(k) ?? [])]);
+    for (const group of groups) await writeStory(tx, group, changes);
+  }
+  return changes;
+}
+
+/**
+ * Keys the rows stored before stories were kept (story null; first_published = their stamp), a
+ * thousand per UPDATE: one UPDATE a row inside the import's transaction took 90 s for 200,000 rows on
+ * SQLite (the write lock held throughout) and 208 s on MySQL. Idempotent, so two processes keying at
+ * once agree. Returns the stories that now hold more than one row, for mergeLegacyStories (or the
+ * import) to merge under the lock; nothing, at the cost of one indexed lookup, when no row is unkeyed.
+ */
+export async function keyLegacyHeadlines(db: Kysely<DatabaseSchema>): Promise<string[]> {
+  const any = await db.selectFrom('news_headlines').select('id').where('story', 'is', null).limit(1).executeTakeFirst();
+  if (any === undefined) return [];
+  // Paged by id (the primary key), the keyed rows skipped here: filtering on `story is null` made
+  // SQLite walk the story index's null entries for every page and every UPDATE (47 s for 200,000).
+  let keyed = 0;
+  for (let after = ''; ; ) {
+    const page = await db.selectFrom('news_headlines').select(['id', 'symbol', 'headline', 'story']).where('id', '>', after).orderBy('id').limit(LEGACY_ROWS_PER_UPDATE).execute();
+    if (page.length === 0) break;
+    after = page[page.length - 1].id;
+    const rows = page.filter((r) => r.story === null);
+    if (rows.length === 0) continue;
+    const cases = sql.join(rows.map((r) => sql`WHEN ${r.id} THEN ${storyKey(r.symbol, r.headline)}`), sql` `);
+    await db
+      .updateTable('news_headlines')
+      .set({ story: sql<string>`CASE id ${cases} END`, first_published: sql<string>`published` })
+      .where('id', 'in', rows.map((r) => r.id))
+      .execute();
+    keyed += rows.length;
+  }
+  if (keyed === 0) return [];
+  const dup = await db.selectFrom('news_headlines').select('story').where('story', 'is not', null).groupBy('story').having(sql`COUNT(*)`, '>', 1).execute();
+  return dup.flatMap((r) => (r.story === null ? [] : [r.story]));
+}
+
+/** Merges the copies among rows keyed by keyLegacyHeadlines (in the caller's transaction) and marks the feature rows they reached stale. */
+export async function mergeLegacyStories(db: Kysely<DatabaseSchema>, stories: readonly string[]): Promise<void> {
+  await markNewsFeaturesStale(db, await mergeStories(db, stories));
 }
 
 function storedSighting(r: Selectable<NewsHeadlinesTable>): Sighting {

@@ -15,7 +15,7 @@ export interface BarsTable {
    * none, for upsertBars' versions and for imports published before migration 0023.
    */
   event_time: string | null;
-  /** HMAC by MODEL_SIGNING_KEY over the bar (lib/store/bar-signature.ts); null when written without the key or before migration 0033. */
+  /** HMAC by MODEL_SIGNING_KEY over the bar (lib/store/bar-signature.ts); null when written without the key or before migration 0034. */
   signature: string | null;
   signature_key_id: string | null;
 }
