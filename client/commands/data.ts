@@ -5,6 +5,7 @@ import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
+import { isIsoDate } from '../../lib/calendar/dates';
 import type { Database } from '../../lib/store/database';
 
 export function snapshotsCommand(): Command {
@@ -117,7 +118,7 @@ export function newsCommand(): Command {
   const cmd = new Command('news').description('dated headlines for the news_sentiment feature');
   cmd
     .command('import <csv>')
-    .description('score and store headlines from a CSV: date,time,symbol,headline (time HH:MM optional; empty symbol = market-wide)')
+    .description('score and store headlines from a CSV: date,time,symbol,headline[,vendor_id] (time HH:MM optional; empty symbol = market-wide; vendor_id or story_id: the vendor\'s story id)')
     .action((file: string) =>
       withStore(async (store) => {
         const { parseHeadlinesCsv } = lazy.headlines();
@@ -142,11 +143,17 @@ export function newsCommand(): Command {
       withStore(async (store) => {
         const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 10000 });
         for (const [flag, value] of [['--from', opts.from], ['--to', opts.to]] as const) {
-          if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new Error(`${flag} must be YYYY-MM-DD, got ${JSON.stringify(value)}`);
+          // A real calendar date: 2017-02-30 compared as text would silently select another range.
+          if (value !== undefined && !isIsoDate(value)) throw new Error(`${flag} must be a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
         }
+        if (opts.from !== undefined && opts.to !== undefined && opts.from > opts.to) throw new Error(`--from ${opts.from} is after --to ${opts.to}: nothing could match`);
         const symbol = opts.symbol === undefined ? undefined : opts.symbol === '-' ? null : lazy.symbols().parseSymbol(opts.symbol);
-        const rows = await lazy.newsStore().listHeadlines(store, { symbol, from: opts.from, to: opts.to, limit });
+        // One more than asked, to say when the limit cut the list.
+        const found = await lazy.newsStore().listHeadlines(store, { symbol, from: opts.from, to: opts.to, limit: limit + 1 });
+        const rows = found.slice(0, limit);
+        const cut = found.length > limit;
         if (opts.json) return console.log(printableJson(rows));
+        if (cut) console.error(`showing the ${limit} newest; more match (raise --limit, or narrow --from/--to)`);
         if (rows.length === 0) console.log('no headlines stored for this selection ("mlp news import <csv>")');
         for (const h of rows) {
           const stamps = h.firstPublished === h.published ? h.published : `${h.published} (first ${h.firstPublished})`;

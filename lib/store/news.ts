@@ -241,7 +241,9 @@ export async function listHeadlines(store: Database, filter: { symbol?: string |
  * same-story window, to import again) and marks the feature rows it reached stale. An import of a
  * file that still holds it stores it again. Undefined when there is no such headline.
  */
-export async function removeHeadline(store: Database, id: string): Promise<StoredHeadline | undefined> {
+export async function removeHeadline(store: Database, given: string): Promise<StoredHeadline | undefined> {
+  // Ids are lower-case hex: MySQL's collation matched any case, SQLite only this one; now both do.
+  const id = given.trim().toLowerCase();
   return store.db.transaction().execute(async (tx) => {
     const row = await tx.selectFrom('news_headlines').selectAll().where('id', '=', id).executeTakeFirst();
     if (row === undefined) return undefined;

@@ -147,7 +147,7 @@ export interface NewsHeadlinesTable {
   symbol: string | null;
   headline: string;
   score: number;
-  story: string | null; // null on rows stored before 0032 until the next import keys them
+  story: string | null; // null on rows stored before 0032 until migration 0033 (or the next import) keys them
   first_published: string | null;
   vendor_id: string | null;
 }
