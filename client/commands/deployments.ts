@@ -121,7 +121,7 @@ export function deployCommand(): Command {
     .option('--steps <list>', 'canary traffic steps in percent, ending at 100 (default 5,25,50,100)')
     .option('--analysis-seconds <n>', 'time between analyses (default 300 canary, 3600 A/B)')
     .option('--passes-per-step <n>', 'analyses that must pass before the next step (default 1)')
-    .option('--step-deadline-seconds <n>', 'an inconclusive step pauses for a person after this long (default from the label horizon h: 14 + 11·h sessions as calendar days, 35 days for h = 1, 97 for h = 5)')
+    .option('--step-deadline-seconds <n>', 'an inconclusive step pauses for a person after this long (default from the label horizon h: 60 + 10·h sessions as calendar days, 98 days for h = 1, 154 for h = 5)')
     .option('--failure-limit <n>', 'failed analyses that trigger the automatic rollback (default 1)')
     .option('--shadow-seconds <n>', 'a shadow phase first: the challenger predicts on every request without serving')
     .option('--require-approval', 'wait for `deployments approve-start` before any traffic moves')

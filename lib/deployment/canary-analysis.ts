@@ -712,6 +712,11 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
   const pass = (reasons: string[]): CanaryAnalysis => (serving.inconclusive === undefined ? result('pass', reasons) : result('inconclusive', [serving.inconclusive, ...reasons.filter((r) => r !== serving.inconclusive)]));
   if (decision === 'widen') {
     const share = `${+(100 * widenTo).toFixed(2)}% of the traffic`;
+    // Evidence starts at 1, so a bound of 1 (a share at most alpha: the shadow phase into a 5% first
+    // step) passes on no evidence; the observed drop is then what holds a canary clearly worse so far.
+    const d = paired.difference as number;
+    if (widenBound <= 1 && d < -2 * margin) return result('inconclusive', [`${hitText}: the observed drop is larger than twice the margin (${(200 * margin).toFixed(1)} points), so it does not widen to ${share} until more outcomes show the canary is not worse (or that it is)`, ...notes]);
+    if (widenBound <= 1) return pass([`${hitText}: no evidence of harm and the observed drop is within twice the margin (${(200 * margin).toFixed(1)} points); ${share} needs no widening evidence (a share at most alpha), so it may widen; promotion needs the evidence against ${(100 * margin).toFixed(1)} points to reach ${evidenceText(bound)}`, ...notes]);
     if (widening.evidence < widenBound) return result('inconclusive', [`${hitText}: not yet evidence that the canary is less than ${(200 * margin).toFixed(1)} points worse, so it does not widen to ${share} (it needs ${evidenceText(widenBound)}: a canary that much worse gets there with chance at most ${+(100 / widenBound).toFixed(1)}%)`, ...notes]);
     return pass([`${hitText}: no evidence of harm, and evidence that the canary is less than ${(200 * margin).toFixed(1)} points worse (${evidenceText(widening.evidence)} ≥ ${evidenceText(widenBound)}), so it may widen to ${share}; promotion needs the evidence against ${(100 * margin).toFixed(1)} points to reach ${evidenceText(bound)}`, ...notes]);
   }

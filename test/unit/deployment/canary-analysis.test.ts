@@ -270,6 +270,17 @@ describe('canary analysis', () => {
     expect(a.verdict).toBe('inconclusive');
     expect(a.reasons[0]).toMatch(/evidence it is less than 10\.0 points worse \d+\.\d+ \(widens at 20\.00\): not yet evidence that the canary is less than 10\.0 points worse, so it does not widen to 100% of the traffic \(it needs 20\.00: a canary that much worse gets there with chance at most 5%\)/);
     for (const widenTo of [0.05, 0.25, 0.5]) expect(analyseCanary(worse, { ...widen, widenTo }).verdict).toBe(widenTo === 0.05 ? 'pass' : 'inconclusive');
+    // A share at most alpha needs no widening evidence (its bound, 1, is where evidence starts): the
+    // observed drop still holds a canary more than twice the margin worse so far (12 points here),
+    // which passed on no evidence at all ("1.00 ≥ 1.00") when only the evidence was read.
+    const clearly = pairedRows(500, (i) => !(even(i) && i % 25 < 8), (i) => !(!even(i) && i % 25 < 2));
+    expect(analyseCanary(clearly, widen).paired.difference).toBeCloseTo(-0.12, 12);
+    for (const widenTo of [0.05, 0.04]) {
+      const held = analyseCanary(clearly, { ...widen, widenTo });
+      expect(held.verdict).toBe('inconclusive');
+      expect(held.reasons[0]).toMatch(/the observed drop is larger than twice the margin \(10\.0 points\), so it does not widen to [45]% of the traffic/);
+    }
+    expect(analyseCanary(worse, { ...widen, widenTo: 0.05 }).reasons[0]).toMatch(/5% of the traffic needs no widening evidence \(a share at most alpha\), so it may widen/);
 
     // An equal canary (each day 5 symbols only it right, 5 only the champion): 6 days are too few
     // for any widening past 5%, 8 days widen it to a quarter (bound 5) but not to full traffic
