@@ -95,7 +95,7 @@ export function dataCommand(): Command {
     .description(
       'sign the stored bars with MODEL_SIGNING_KEY where no key vouches for them yet: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them) signed again with the new key; with --accept-unsigned, bars written before signing was configured are signed as they stand. A bar whose signature does not match it (edited in the database) is never signed: import its dates again',
     )
-    .option('--accept-unsigned', 'sign bars without a signature as they stand (check them first: that is what the signatures would have caught)')
+    .option('--accept-unsigned', 'sign bars without a signature as they stand, those dated before their symbol\'s first signed bar (written before signing was configured; check them first: that is what the signatures would have caught); it lists them')
     .action((flags: { acceptUnsigned?: boolean }) =>
       withStore(async (store) => {
         const { loadConfig, configuredSigning } = lazy.config();
@@ -104,9 +104,10 @@ export function dataCommand(): Command {
         const r = await lazy.barSignature().signStoredBars(store, configuredSigning(config), { acceptUnsigned: flags.acceptUnsigned === true });
         const unsignedLeft = flags.acceptUnsigned === true ? 0 : r.unsigned;
         console.log(`${r.examined} bars examined: ${r.signed} signed (${r.previousKey} a previous key had signed${flags.acceptUnsigned === true ? `, ${r.unsigned} unsigned accepted as they stood` : ''})`);
-        if (unsignedLeft > 0) console.log(`${unsignedLeft} bars carry no signature and were left unsigned: the features step refuses them; check them and run again with --accept-unsigned`);
-        if (r.mismatched + r.otherKey > 0) {
-          console.log(escapeControl(`${r.mismatched} bars edited since they were signed and ${r.otherKey} signed with a key not held were NOT signed (e.g. ${r.examples.join(', ')}): import their dates again from the source`));
+        if (r.acceptedRanges.length > 0) console.log(escapeControl(`accepted as they stood: ${r.acceptedRanges.join('; ')}`));
+        if (unsignedLeft - r.strippedInside > 0) console.log(`${unsignedLeft - r.strippedInside} bars carry no signature and were left unsigned: the features step refuses them; check them and run again with --accept-unsigned`);
+        if (r.mismatched + r.otherKey + r.strippedInside > 0) {
+          console.log(escapeControl(`${r.mismatched} bars edited since they were signed, ${r.otherKey} signed with a key not held and ${r.strippedInside} unsigned inside a signed history (their signature removed) were NOT signed (e.g. ${r.examples.join(', ')}): import their dates again from the source`));
           process.exitCode = 1;
         }
       }),

@@ -85,7 +85,7 @@ export class UnverifiedBarsError extends BadInputError {
     const groups = refused.map((g) => `${describeDates(g.symbol, g.dates)}: ${problemText(g.problem, g.keyId, keys)}`);
     const remedies: string[] = [];
     if (refused.some((g) => g.problem === 'edited')) remedies.push('import those dates again from the source (an import rewrites a bar that differs from its file, signed), or find who wrote them');
-    if (refused.some((g) => g.problem === 'unsigned')) remedies.push('for bars written before signing was configured, check them and sign them as they stand with `mlp data sign-bars --accept-unsigned`');
+    if (refused.some((g) => g.problem === 'unsigned')) remedies.push("for bars written before signing was configured, check them and sign them as they stand with `mlp data sign-bars --accept-unsigned` (it signs only bars dated before their symbol's first signed bar, and lists them; an unsigned bar inside a signed history had its signature removed: import its dates again)");
     if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
     super(
       `${total} stored ${total === 1 ? 'bar is' : 'bars are'} not vouched for by MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}), so nothing is computed or signed from ${total === 1 ? 'it' : 'them'}: ${groups.join('; ')}. ${remedies.join('; ')}.`,
@@ -165,6 +165,14 @@ export interface SignBarsResult {
   otherKey: number;
   /** A few refused bars (mismatched or another key's), for the operator. */
   examples: string[];
+  /**
+   * Unsigned bars dated after a bar of their symbol that a held key signed: not signed even with
+   * acceptUnsigned (a bar written before signing began predates every signed one; one inside a
+   * signed history had its signature stripped, as an edit would).
+   */
+  strippedInside: number;
+  /** What acceptUnsigned signed, per symbol: "AAPL 2013-02-08..2014-01-02 (230 bars)". */
+  acceptedRanges: string[];
 }
 
 /** Symbols per transaction of signStoredBars: its bars are locked while they are signed. */
@@ -185,7 +193,7 @@ export async function signStoredBars(store: Database, signing: RowSigning, optio
   if (key === undefined) throw new BadInputError('MODEL_SIGNING_KEY is not set: there is no key to sign bars with');
   const keys = verificationKeysOf(signing) as VerificationKeys;
   const keyId = signingKeyId(key);
-  const result: SignBarsResult = { examined: 0, signed: 0, unsigned: 0, previousKey: 0, mismatched: 0, otherKey: 0, examples: [] };
+  const result: SignBarsResult = { examined: 0, signed: 0, unsigned: 0, previousKey: 0, mismatched: 0, otherKey: 0, examples: [], strippedInside: 0, acceptedRanges: [] };
   const symbols = (await store.db.selectFrom('bars').select('symbol').distinct().orderBy('symbol').execute()).map((r) => r.symbol);
   for (let i = 0; i < symbols.length; i += SYMBOLS_PER_STEP) {
     const batch = symbols.slice(i, i + SYMBOLS_PER_STEP);
@@ -194,25 +202,44 @@ export async function signStoredBars(store: Database, signing: RowSigning, optio
       if (store.driver === 'mysql') q = q.forUpdate();
       const rows = await q.execute();
       const writes: Array<{ symbol: string; date: string; open: number; high: number; low: number; close: number; volume: number; signature: string; signature_key_id: string }> = [];
-      for (const r of rows) {
+      const valueOf = (r: (typeof rows)[number]) => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+      const states = rows.map((r) => barSignatureState(keys, { ...valueOf(r), signature: r.signature, signature_key_id: r.signature_key_id }));
+      // Each symbol's earliest bar a held key signed: unsigned bars after it are no pre-signing bars.
+      const firstSigned = new Map<string, string>();
+      rows.forEach((r, k) => {
+        const first = firstSigned.get(r.symbol);
+        if (states[k].ok && (first === undefined || r.date < first)) firstSigned.set(r.symbol, r.date);
+      });
+      const accepted = new Map<string, { from: string; to: string; count: number }>();
+      rows.forEach((r, k) => {
         result.examined++;
-        const b = { symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) };
-        const state = barSignatureState(keys, { ...b, signature: r.signature, signature_key_id: r.signature_key_id });
+        const b = valueOf(r);
+        const state = states[k];
         let sign = false;
         if (state.ok) {
-          if (!state.previous) continue;
+          if (!state.previous) return;
           result.previousKey++;
           sign = true;
         } else if (state.problem === 'unsigned') {
           result.unsigned++;
-          sign = options.acceptUnsigned;
+          const first = firstSigned.get(b.symbol);
+          if (first !== undefined && b.date > first) {
+            result.strippedInside++;
+            if (result.examples.length < 5) result.examples.push(`${b.symbol} ${b.date} (unsigned after ${first}, signed: its signature removed)`);
+          } else if (options.acceptUnsigned) {
+            sign = true;
+            const range = accepted.get(b.symbol);
+            if (range === undefined) accepted.set(b.symbol, { from: b.date, to: b.date, count: 1 });
+            else accepted.set(b.symbol, { from: b.date < range.from ? b.date : range.from, to: b.date > range.to ? b.date : range.to, count: range.count + 1 });
+          }
         } else {
           if (state.problem === 'edited') result.mismatched++;
           else result.otherKey++;
           if (result.examples.length < 5) result.examples.push(`${b.symbol} ${b.date} (${state.problem === 'edited' ? 'edited' : `key id ${state.keyId ?? '?'}`})`);
         }
         if (sign) writes.push({ ...b, signature: barMac(key, b), signature_key_id: keyId });
-      }
+      });
+      for (const [symbol, r] of [...accepted].sort(([a], [b]) => (a < b ? -1 : 1))) result.acceptedRanges.push(`${symbol} ${r.from}..${r.to} (${r.count} bar${r.count === 1 ? '' : 's'})`);
       // Only the signature columns change: the values are those just read, under the lock.
       for (let k = 0; k < writes.length; k += ROWS_PER_STATEMENT) {
         const insert = tx.insertInto('bars').values(writes.slice(k, k + ROWS_PER_STATEMENT));

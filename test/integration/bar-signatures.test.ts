@@ -141,12 +141,22 @@ describe.each(DRIVERS)('bars are signed and checked where features are computed 
     const refused = await signStoredBars(signed, SIGNING, { acceptUnsigned: false });
     expect(refused).toMatchObject({ signed: 0, unsigned: 1 });
     const done = await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
-    expect(done).toMatchObject({ signed: 1, unsigned: 1, mismatched: 0 });
+    expect(done).toMatchObject({ signed: 1, unsigned: 1, mismatched: 0, strippedInside: 0, acceptedRanges: ['OLD01 2018-06-28..2018-06-28 (1 bar)'] });
     await expect(readBarSeries(signed, {}, { verify: SIGNING })).resolves.toHaveLength(4);
     await editCloses(t.store);
     const edits = await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
     expect(edits).toMatchObject({ signed: 0, mismatched: 10 });
     expect(await rejection(readBarSeries(signed, {}, { verify: SIGNING }))).toBeInstanceOf(UnverifiedBarsError);
+  });
+
+  it('never accepts an unsigned bar inside a signed history: an edit with its signature removed is not laundered by --accept-unsigned', async () => {
+    const [first, second] = await t.store.db.selectFrom('bars').selectAll().where('symbol', '=', 'SYN01').orderBy('date').limit(2).execute();
+    expect(second).toBeDefined();
+    await t.store.db.updateTable('bars').set({ close: Number(second.close) * 1.25, high: Number(second.high) * 1.25, signature: null, signature_key_id: null }).where('symbol', '=', 'SYN01').where('date', '=', second.date).execute();
+    const r = await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
+    expect(r).toMatchObject({ signed: 0, unsigned: 1, strippedInside: 1, acceptedRanges: [] });
+    expect(r.examples[0]).toContain(`SYN01 ${second.date} (unsigned after ${first.date}, signed: its signature removed)`);
+    expect((await rejection(readBarSeries(signed, { symbols: ['SYN01'] }, { verify: SIGNING }))).message).toContain(`SYN01 on ${second.date}`);
   });
 
   it('keeps verifying during a key rotation and re-signs with the new key', async () => {
