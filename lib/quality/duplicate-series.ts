@@ -137,7 +137,7 @@ export interface DuplicatePair {
   sessions: number;
   /** Share of them with open, high, low and close equal within rounding. */
   equalShare: number;
-  /** Correlation of daily close-to-close log returns over the common sessions. */
+  /** Correlation of daily close-to-close log returns over the common sessions (`symbol`'s own returns: between two of its bars of the snapshot). */
   correlation: number;
   /** Whether `other` is in the snapshot too (else it is stored). */
   otherInSnapshot: boolean;
@@ -308,6 +308,10 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
         const volume = S.volume?.[k];
         if (volume !== undefined && volume > 0 && O.volume?.[j] === volume) copies++;
       }
+      // The series' own returns only (between two of its bars of the snapshot), as the screen reads
+      // them: the return from a stored bar into its first row is, in a copy, the seam between two
+      // securities, an outlier that took copies not equal bar for bar below the bar.
+      if (!(k > 0 && S.staged?.[k - 1] === 1)) continue;
       const u = returns[s * days + t];
       const v = returns[o * days + t + lag];
       if (!(u === u && v === v)) continue;
