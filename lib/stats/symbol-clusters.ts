@@ -235,6 +235,11 @@ export interface LaggedScanOptions {
   maxLag: number;
   /** Whether to compare rows a < b at all (default: every pair); asked once per pair, before its lags. */
   compare?: (a: number, b: number) => boolean;
+  /**
+   * Only pairs whose first row a is below this are compared (default: every row): the rows judged,
+   * placed first, against all, at a cost in pairs of leading × rows rather than rows².
+   */
+  leading?: number;
 }
 
 /**
@@ -275,7 +280,8 @@ export function scanLaggedPairs(x: Float64Array, rows: number, days: number, opt
   // The hot loop (pairs × lags) reads the screen's arrays directly, lag by lag over the rows b after
   // a (contiguous in the screen's arrays): no call for a pair the quick screen drops.
   const skip = new Uint8Array(rows);
-  for (let a = 0; a < rows; a++) {
+  const leading = Math.min(rows, options.leading ?? rows);
+  for (let a = 0; a < leading; a++) {
     if (finiteIn(a, 0, days) < minCommonDays) continue;
     for (let b = a + 1; b < rows; b++) skip[b] = finiteIn(b, 0, days) < minCommonDays || (compare !== undefined && !compare(a, b)) ? 1 : 0;
     const completeA = complete[maxLag * rows + a] === 1;

@@ -1,6 +1,6 @@
 import { rng } from '../../../lib/random';
 import { clusteredAuc, clusteredMean } from '../../../lib/stats/dependent-inference';
-import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../../../lib/stats/symbol-clusters';
+import { describeMergedSymbols, nearDuplicateSymbolGroups, scanLaggedPairs, symbolClustersOf } from '../../../lib/stats/symbol-clusters';
 import { dayBlockClusters } from '../../helpers/day-blocks';
 
 function normals(random: () => number): () => number {
@@ -74,6 +74,24 @@ describe('near-duplicate symbols', () => {
     expect(nearDuplicateSymbolGroups(symbol, day, value, { maxLag: 1 }).merged).toEqual([[3, 30]]);
     expect(nearDuplicateSymbolGroups(symbol, day, value, { maxLag: 0 }).merged).toEqual([]);
     expect(() => nearDuplicateSymbolGroups(symbol, day, value, { maxLag: -1 })).toThrow(/maxLag must be an integer >= 0/);
+  });
+
+  it('scanLaggedPairs with `leading` compares only pairs whose first row is one of the leading rows', () => {
+    // Rows 0, 1 leading; row 2 a copy of row 0 a day later, row 4 a copy of row 3 (neither pair has a leading row but the first).
+    const [a, b, c] = sectorMarket(3, 300, 7);
+    const rows = [a, b, Float64Array.from(a, (_, t) => (t >= 1 ? a[t - 1] : NaN)), c, c.slice()];
+    const x = new Float64Array(rows.length * 300);
+    rows.forEach((r, i) => x.set(r, i * 300));
+    const found = (leading?: number) => {
+      const out: Array<[number, number, number]> = [];
+      scanLaggedPairs(x, rows.length, 300, { minCorrelation: 0.99, minCommonDays: 60, maxLag: 3, ...(leading !== undefined ? { leading } : {}) }, ({ a: i, b: j, lag }) => {
+        out.push([i, j, lag]);
+      });
+      return out;
+    };
+    expect(found()).toEqual([[0, 2, 1], [3, 4, 0]]);
+    expect(found(2)).toEqual([[0, 2, 1]]);
+    expect(found(0)).toEqual([]);
   });
 
   it('judges pairs on their common days only, and needs enough of them', () => {
