@@ -405,9 +405,9 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
  * Ranks over a longer span than the copy's would not do either: a copy's returns ranked among
  * themselves against the same returns ranked over the whole file correlate 0.92 at the lowest over
  * the 382 S&P 500 files (windows of 59 to 250 returns), 0.97 at the 1st percentile. Series whose own
- * returns span the same sessions are screened together (the folder of the 382 files into an empty
- * store: one screen for the 357 of 2013-02-08..2018-02-07, the same as screening all, and one for
- * each later listing's span).
+ * returns span nearly the same sessions are screened together (SPAN_GROUP_SLACK), each screen
+ * comparing only pairs with one of them (the folder of the 382 files into an empty store: the 357
+ * of 2013-02-08..2018-02-07 in one screen, with the later listings whose spans are within 10% of it).
  */
 function candidatePairs(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], m: { returns: Float64Array; barAt: Int32Array; days: number }, onCandidate: (a: number, b: number, lag: number) => void): void {
   const { returns, barAt, days } = m;
