@@ -167,8 +167,10 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       const m = await newModel('evidence');
       const handle = await start(`evidence-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 2, stepDeadlineSeconds: 15, thresholds: { minMaturedPairs: 20 } } });
       await waitFor(handle, 'step 1 at 50%', (s) => s.status === 'canary' && s.step === 0);
-      // Step 1's requests only: 20 past days of every symbol, 3 requests each (about 1.5 reach the canary).
-      await m.requestDays(20, 3);
+      // Step 1's requests only: 45 past days of every symbol, 3 requests each (about 1.5 reach the
+      // canary): 9 clusters of 5 feature dates, enough for the widening evidence to reach 1/alpha
+      // (widening to 100%; 8 clusters at the very least, 4 could never get there).
+      await m.requestDays(45, 3);
       const paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || FINAL.includes(s.status));
       expect(paused.status).toBe('paused-inconclusive');
       expect(paused.challengerWeight).toBe(1);
@@ -185,7 +187,7 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
 
       // Requests at 100% now (later days): step 2's serving health on its own requests, the hit rate
-      // on the whole rollout (50 days of 24 symbols: 10 clusters of 5 days, the margin evidence of an
+      // on the whole rollout (75 days of 24 symbols: 15 clusters of 5 days, the margin evidence of an
       // equally good canary well past 1/alpha) before the promotion.
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
       await m.requestDays(30, 1);
