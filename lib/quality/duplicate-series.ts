@@ -1076,5 +1076,40 @@ function pickRejected<T extends { s: number; o: number; l: number }>(verified: T
   const newX = !series[x.s].storedBefore;
   const newY = !series[y.s].storedBefore;
   if (newX !== newY) return newX ? x : y;
+  // Both stored before: the copy is the one whose rows do not continue its own stored bars (the
+  // seam between two securities): a seam of BROKEN_SEAM median own returns or more, SEAM_RATIO times
+  // the other's or more. Without this the one ahead was rejected, so a symbol's true bars were
+  // refused and another symbol's bars published under it, when the copy held them a session late.
+  const seamX = seamSize(series[x.s]);
+  const seamY = seamSize(series[y.s]);
+  if (seamX !== undefined && seamY !== undefined) {
+    if (seamY >= BROKEN_SEAM && seamY >= SEAM_RATIO * seamX) return y;
+    if (seamX >= BROKEN_SEAM && seamX >= SEAM_RATIO * seamY) return x;
+  }
   return x.l > 0 ? x : y;
+}
+
+/** A seam of this many median own absolute returns is no ordinary session (about 1 normal day in 10^5 goes beyond)... */
+const BROKEN_SEAM = 6;
+/** ...and it decides only against a seam this many times smaller. */
+const SEAM_RATIO = 4;
+
+/**
+ * The return from the series' last stored bar into its first row of the snapshot, in median absolute
+ * returns between its own rows; undefined without such a seam or without own returns.
+ */
+function seamSize(S: DuplicateCheckSeries): number | undefined {
+  if (S.staged === undefined) return undefined;
+  let seam: number | undefined;
+  const own: number[] = [];
+  for (let k = 1; k < S.close.length; k++) {
+    if (S.staged[k] !== 1 || !(S.close[k] > 0) || !(S.close[k - 1] > 0)) continue;
+    const r = Math.abs(Math.log(S.close[k] / S.close[k - 1]));
+    if (S.staged[k - 1] === 1) own.push(r);
+    else if (seam === undefined) seam = r;
+  }
+  if (seam === undefined || own.length < 20) return undefined;
+  own.sort((a, b) => a - b);
+  const median = own[own.length >> 1];
+  return median > 0 ? seam / median : undefined;
 }

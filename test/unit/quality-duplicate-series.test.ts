@@ -335,11 +335,12 @@ describe('lagged_duplicate and duplicate_series', () => {
     console.log(`duplicate series on quarterly updates of the 382 S&P 500 files: ${(cpu() - started).toFixed(0)} ms of CPU`);
     expect(found.rejected.size).toBe(0);
     expect(found.pairs.map((p) => [p.symbol, p.other, p.lag])).toEqual([['FOXA', 'FOX', 0], ['NWSA', 'NWS', 0], ['UAA', 'UA', 0]]);
-    // Of two series of the snapshot both stored before, the one ahead is rejected (at lag −3, the source).
+    // Of two series of the snapshot both stored before, the copy is rejected (before: the one ahead, at lag −3 the source).
     for (const [from, to, lag] of [[10, 11, 0], [100, 101, 1], [200, 201, -3], [300, 301, 5]]) {
       const rows = shifted(series[from], series[to][0].symbol, -lag).filter((b) => b.date >= CUT);
       const withCopy = duplicateSeriesIssues(judged.map((s, i) => (i === to ? update(series[to], rows) : s)));
-      expect([...withCopy.rejected].map(([s, f]) => [s, f.rule])).toEqual([[series[lag < 0 ? from : to][0].symbol, 'lagged_duplicate']]);
+      // The copy, whichever is ahead: its first row does not continue its own stored bars.
+      expect([...withCopy.rejected].map(([s, f]) => [s, f.rule])).toEqual([[series[to][0].symbol, 'lagged_duplicate']]);
       expect(withCopy.pairs.filter((p) => p.lag !== 0 || p.equalShare === 1).map((p) => [p.symbol, p.other].sort())).toEqual([[series[from][0].symbol, series[to][0].symbol].sort()]);
     }
   });
@@ -569,5 +570,25 @@ describe('misdated_series: closes of the next session under each date', () => {
     const market = Float64Array.from(DAYS, (_, i) => 0.01 * Math.sin(i * 1.7) * Math.cos(i * 0.3));
     const series = Array.from({ length: 6 }, (_, k) => seriesOfBars(`ZS${k}`, closesEarly(walk(`ZS${k}`, 60 + k, 400, 0, market)), []));
     expect([...duplicateSeriesIssues(series).rejected.values()].map((i) => i.rule)).toEqual(Array(6).fill('misdated_series'));
+  });
+});
+
+describe('of two symbols with stored history imported together, one holding the other\'s bars', () => {
+  it('rejects the copy, whose rows do not continue its own stored bars, whichever is ahead (before: the true symbol a session ahead was rejected and the copy published)', () => {
+    const b = walk('BBB', 1, 900);
+    const a = walk('AAA', 2, 900);
+    const fill = Array.from({ length: 6 }, (_, i) => stored(walk(`FIL${i}`, 50 + i, 900)));
+    for (const lag of [-3, -1, 1]) {
+      for (const scale of [1, 0.98]) {
+        // AAA's rows for sessions 480..599 are BBB's bars of `lag` sessions on (a session late at lag −1).
+        const copy: Bar[] = [];
+        for (let t = 480; t < 600; t++) {
+          const x = b[t + lag];
+          copy.push({ ...x, symbol: 'AAA', date: DAYS[t], open: cents(x.open * scale), high: cents(x.high * scale), low: cents(x.low * scale), close: cents(x.close * scale) });
+        }
+        const found = duplicateSeriesIssues([seriesOfBars('BBB', b.slice(480, 600), b.slice(0, 480)), seriesOfBars('AAA', copy, a.slice(0, 480)), ...fill]);
+        expect([...found.rejected.keys()]).toEqual(['AAA']);
+      }
+    }
   });
 });
