@@ -165,7 +165,10 @@ describe('canary steps on their own evidence; versions that stop verifying (real
   it("does not pass a step on an earlier step's rows: step 2 waits for requests served at its own weight, then passes and is promoted", async () => {
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const m = await newModel('evidence');
-      const handle = await start(`evidence-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 2, stepDeadlineSeconds: 15, thresholds: { minMaturedPairs: 20 } } });
+      // 1,000 canary predictions in a step's own window before it can pass: step 1 gets ~1,600 (45 days × 24
+      // symbols × 3 requests, half to the canary); the requests still sent after it passes (its widening
+      // evidence needs 8 clusters, 40 of the 45 days) are at most ~650, so step 2 cannot pass on them.
+      const handle = await start(`evidence-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 2, stepDeadlineSeconds: 15, thresholds: { minMaturedPairs: 20, minServingPredictions: 1000 } } });
       await waitFor(handle, 'step 1 at 50%', (s) => s.status === 'canary' && s.step === 0);
       // Step 1's requests only: 45 past days of every symbol, 3 requests each (about 1.5 reach the
       // canary): 9 clusters of 5 feature dates, enough for the widening evidence to reach 1/alpha
@@ -190,7 +193,7 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       // on the whole rollout (75 days of 24 symbols: 15 clusters of 5 days, the margin evidence of an
       // equally good canary well past 1/alpha) before the promotion.
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
-      await m.requestDays(30, 1);
+      await m.requestDays(30, 2);
       const state = await handle.result();
       await recordHistory(env, 'deployment-v2-step-evidence-promoted', handle.workflowId);
       expect(state.status).toBe('promoted');
