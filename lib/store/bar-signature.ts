@@ -21,20 +21,13 @@ import { sql } from 'kysely';
 import { BadInputError } from '../errors';
 import { checkMac, currentKeyId, hmacSha256Hex, sameMac, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
 import type { Database } from './database';
+import type { Bar } from '../market-data/bar';
 
 /** Names the signed text's form; part of it and unlike every other record's, so no MAC is valid as another's. */
 export const BAR_SCHEME = 'mlp-bar-v1';
 
-/** The values of a bar as stored (open, high, low, close, volume). */
-export interface BarValues {
-  symbol: string;
-  date: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** The values of a bar as stored: the bar itself (lib/market-data/bar.ts). */
+export type BarValues = Bar;
 
 function barText(b: BarValues): string {
   return `${BAR_SCHEME}\n${JSON.stringify([b.symbol, b.date])}\n${String(b.open)},${String(b.high)},${String(b.low)},${String(b.close)},${String(b.volume)}`;
