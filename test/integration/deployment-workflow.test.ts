@@ -18,7 +18,7 @@ import { dataSubject } from '../../lib/monitoring/monitoring-rules';
 import { aliasHistory, aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
-import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { readServingRoutes, servingRouteHistory, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
@@ -276,6 +276,26 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect((await readServingRoutes(t.store, 'deploy-wait'))?.routes).toEqual(singleRoute(m.champion));
       const warnings = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_inconclusive').execute();
       expect(warnings.length).toBe(1); // the second pause came within the alert's cool-down
+    });
+  });
+
+  it('a canary promoted through steps a person accepted says so in the alias and route history, never "passed"', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      // No traffic: every analysis is inconclusive, and each step is accepted by hand.
+      const m = await newModel('deploy-accepted', false, true);
+      const handle = await start(`deploy-accepted-${Date.now()}`, { model: 'deploy-accepted', challengerVersion: m.challenger, canary: { steps: [20, 100], analysisSeconds: 1, stepDeadlineSeconds: 1 } });
+      await waitForStatus(handle, 'paused-inconclusive');
+      await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'ana' }] });
+      const second = await waitForStatus(handle, 'paused-inconclusive');
+      expect(second.step).toBe(1);
+      await handle.executeUpdate(approveStepUpdate, { args: [{ step: 1, by: 'bo' }] });
+      const state = await handle.result();
+      expect(state.status).toBe('promoted');
+      expect(state.analyses.some((a) => a.verdict === 'pass')).toBe(false);
+      const reason = 'canary went through 2 steps, 0 passed by their analyses; accepted by a person without passing: step 1 (20%) by ana, step 2 (100%) by bo';
+      expect((await aliasHistory(t.store, 'deploy-accepted')).filter((h) => h.alias === 'champion').at(-1)).toMatchObject({ toVersion: m.challenger, reason });
+      expect((await servingRouteHistory(t.store, 'deploy-accepted')).at(-1)?.reason).toBe(reason);
+      expect(state.decisions.at(-1)?.message).toContain(reason);
     });
   });
 

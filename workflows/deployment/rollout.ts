@@ -15,7 +15,7 @@ import { challengerShare, takeoverEnd, trafficText, type ServingNow } from '../.
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
-import { alertIdOf, baseStatus, logDecision, recordAnalysis, type AnalysisRecord, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
+import { alertIdOf, baseStatus, canaryPromotionReason, logDecision, recordAcceptedStep, recordAnalysis, type AnalysisRecord, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
 
 const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers, verifyDeploymentVersions, deploymentTraffic } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
@@ -262,11 +262,12 @@ export class Rollout {
     if (next >= steps.length) {
       const unservable = await this.verifyBeforeMove('before the promotion', false);
       if (unservable) return unservable;
-      const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` }));
+      const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: canaryPromotionReason(this.state, steps) }));
       const taken = supersededBy(promoted);
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = 1;
-      return this.finish('promoted', `v${challenger} promoted to champion after ${steps.length} canary steps`);
+      const accepted = this.state.acceptedSteps?.length ?? 0;
+      return this.finish('promoted', `v${challenger} promoted to champion after ${steps.length} canary steps${accepted === 0 ? '' : ` (${canaryPromotionReason(this.state, steps)})`}`);
     }
     // The gate's analyses (ANALYSE_EVERY_HOLD) read this step's window: its weight serves until the next moves.
     this.position = { phase: 'canary', step: next, stage: 'gate', passes: 0, stepStartedAt: Date.now(), held: false, ...(shadow ? {} : { servingSince: p.evidenceSince ?? p.stepStartedAt }) };
@@ -294,6 +295,7 @@ export class Rollout {
         if (d) {
           this.controls.flags.paused = false;
           this.log(`inconclusive ${label} accepted by ${d.by}`);
+          recordAcceptedStep(this.state, shadow ? -1 : p.step, d.by);
           return true;
         }
         if (this.controls.flags.paused) continue; // a stale decision was rejected: still held
@@ -308,6 +310,7 @@ export class Rollout {
         const d = this.controls.take('step');
         if (d) {
           this.log(`${label} accepted by ${d.by}`);
+          recordAcceptedStep(this.state, shadow ? -1 : p.step, d.by);
           return true;
         }
         continue;

@@ -72,6 +72,12 @@ export interface DeploymentState {
   blockers: string[];
   /** Workflow run of this deployment, 1 for the first; it continues as new with the same id. */
   run: number;
+  /**
+   * Phases a person accepted (approve-step) instead of their analyses passing them: the promotion's
+   * reason names them, so the alias and route history never say "passed" of a step nobody's evidence
+   * passed. Absent in states carried from before it was kept (none accepted then, as far as known).
+   */
+  acceptedSteps?: Array<{ step: number; by: string }>;
   plan?: DeploymentPlan;
 }
 
@@ -151,6 +157,24 @@ export function logDecision(state: DeploymentState, message: string): void {
   state.decisions.push({ at: new Date().toISOString(), message });
   state.decisionCount++;
   keepNewest(state.decisions, MAX_DECISIONS_KEPT);
+}
+
+/** Notes that a person accepted phase `step` (-1: the shadow phase) without its analyses passing it. */
+export function recordAcceptedStep(state: DeploymentState, step: number, by: string): void {
+  (state.acceptedSteps ??= []).push({ step, by });
+}
+
+/**
+ * Why a canary that went through every step is promoted, for the alias and route history: "canary
+ * passed 4 steps" only when every step passed its analyses; otherwise which steps people accepted.
+ */
+export function canaryPromotionReason(state: DeploymentState, steps: readonly number[]): string {
+  const accepted = state.acceptedSteps ?? [];
+  if (accepted.length === 0) return `canary passed ${steps.length} steps`;
+  const phase = (step: number) => (step < 0 ? 'the shadow phase' : `step ${step + 1} (${steps[step]}%)`);
+  const canaryAccepted = new Set(accepted.filter((a) => a.step >= 0).map((a) => a.step)).size;
+  const passed = steps.length - canaryAccepted;
+  return `canary went through ${steps.length} steps, ${passed} passed by their analyses; accepted by a person without passing: ${accepted.map((a) => `${phase(a.step)} by ${a.by}`).join(', ')}`;
 }
 
 export function recordAnalysis(state: DeploymentState, analysis: AnalysisRecord): void {
