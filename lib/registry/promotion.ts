@@ -23,6 +23,7 @@
  * Nor is one whose period ends more than its label horizon + a grace before the newest stored data
  * (staleEvaluationVeto), first champion included, unless the experiment allows it explicitly.
  */
+import { annualisedText, MIN_ANNUALISED_PERIODS } from '../backtest/short-sample';
 import type { GuardName, GuardVerdict } from '../training/guards';
 
 /**
@@ -94,7 +95,10 @@ export interface CandidateScores {
   /** The within-day AUC (mean of the daily AUCs across symbols); absent for reports from before it was measured. */
   withinDayAuc?: number;
   accuracyLift: number;
+  /** NaN when the backtest was too short to annualise (sharpeNote says so). */
   sharpe: number;
+  /** Why `sharpe` is undefined: "n/a (3 periods; annualised from 20)". */
+  sharpeNote?: string;
   /** Per promotion metric, the evidence that the model beats the strongest naive baseline. */
   evidence?: Partial<Record<PromotionMetric, MetricEvidence>>;
   /** Guards that tripped for this model or its dataset: any one vetoes promotion. */
@@ -302,7 +306,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   const promote = (reason: string): PromotionDecision => ({ promote: true, reason: [reason, ...allowed].join('; ') });
   if (!(candidate.auc >= policy.minAuc)) return no(`out-of-sample AUC ${fmt(candidate.auc)} is below the floor ${policy.minAuc}`);
   const score = metricOf(candidate, policy.metric);
-  if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
+  if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model${policy.metric === 'sharpe' && candidate.sharpeNote ? `: ${candidate.sharpeNote}` : ''}`);
   // The floor holds for the ranking the metric judges too.
   if (policy.metric === 'within_day_auc' && !(score >= policy.minAuc)) return no(`within-day AUC ${fmt(score)} is below the floor ${policy.minAuc}`);
   const alpha = policy.alpha ?? 0.05;
@@ -436,13 +440,17 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
   // Against the fair baseline with the best within-day AUC (a rule that gives every stock of a day one score has 0.5).
   const withinDay = report.auc?.withinDay;
   if (withinDay) evidence.within_day_auc = { versus: withinDay.versus, difference: withinDay.difference.value, lower: withinDay.difference.interval[0], pValue: withinDay.difference.pValue, inference: "within-day (each day's stocks ranked), clustered by days and symbols" };
-  const sharpe = sharpeEvidenceOf(report.backtest);
+  // An annualised Sharpe ratio of fewer than MIN_ANNUALISED_PERIODS periods is no figure to promote
+  // on (3 days annualised to 47.6): the score is undefined and there is no evidence on `sharpe`.
+  const short = shortBacktest(report.backtest);
+  const sharpe = short ? undefined : sharpeEvidenceOf(report.backtest);
   if (sharpe) evidence.sharpe = sharpe;
   return {
     auc: report.classification.rocAuc,
     ...(withinDay ? { withinDayAuc: withinDay.value } : {}),
     accuracyLift: report.baseline.accuracyLift,
-    sharpe: report.backtest.strategy.sharpe,
+    sharpe: short ? NaN : report.backtest.strategy.sharpe,
+    ...(short ? { sharpeNote: `annualised Sharpe ratio ${annualisedText(report.backtest.strategy.sharpe, report.backtest.strategy.periods, 2)}` } : {}),
     evidence,
     trippedGuards: tripped,
     // Reports from before the guards list carried the alarm alone.
@@ -467,6 +475,12 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
  * effect and was promoted, where on `auc` the same rule is the baseline). Reports from before the
  * regression was measured give no evidence on `sharpe`.
  */
+/** Whether the backtest is too short for annualised figures (reports from before `periods` was stored: no). */
+function shortBacktest(backtest: EvaluatedModel['backtest']): boolean {
+  const periods = backtest.strategy.periods;
+  return typeof periods === 'number' && periods < MIN_ANNUALISED_PERIODS;
+}
+
 function sharpeEvidenceOf(backtest: EvaluatedModel['backtest']): MetricEvidence | undefined {
   const { marketModel, sharpeDifference, excessReturn, excessReturnBenchmark } = backtest;
   if (!marketModel || !sharpeDifference) return undefined;

@@ -99,6 +99,29 @@ describe('promotion policy', () => {
     expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
     expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
   });
+
+  it('has no Sharpe score nor evidence from a backtest too short to annualise, and says why', () => {
+    // 3 days of a winning book annualise to a Sharpe ratio of 47.6, against buy-and-hold's 12.3.
+    const short = {
+      classification: { rocAuc: 0.6 },
+      baseline: { name: 'always_up', accuracyLift: 0.05, liftInterval: [0.03, 0.07] as [number, number], pValue: 1e-6 },
+      backtest: {
+        strategy: { sharpe: 47.6, periods: 3 },
+        marketModel: { alpha: { value: 0.01, interval: [0.005, 0.02] as [number, number], pValue: 0.001 }, beta: { value: 1 } },
+        sharpeDifference: { versus: 'buy_and_hold' as const, rivalSharpe: 12.3, difference: { value: 35.3, interval: [20, 50] as [number, number], pValue: 0.001 } },
+      },
+      guards: [{ guard: 'plausibility_bound' as const, tripped: false, message: 'fine' }, { guard: 'degenerate_scores' as const, tripped: false, message: 'fine' }],
+    };
+    const datasetGuards = [{ guard: 'point_in_time_audit' as const, tripped: false, message: 'matches' }, { guard: 'single_feature_scan' as const, tripped: false, message: 'none' }];
+    const s = candidateScoresOf(short, { datasetGuards, shuffledLabel: { passed: true, message: 'at chance' } });
+    expect(s.sharpe).toBeNaN();
+    expect(s.evidence?.sharpe).toBeUndefined();
+    expect(promotionDecision(s, undefined, { ...policy, metric: 'sharpe' }).reason).toBe('not promoted: sharpe is not defined for this model: annualised Sharpe ratio n/a (3 periods; annualised from 20)');
+    // From 20 periods on, as before.
+    const long = candidateScoresOf({ ...short, backtest: { ...short.backtest, strategy: { sharpe: 1.2, periods: 20 } } });
+    expect(long.sharpe).toBe(1.2);
+    expect(long.evidence?.sharpe?.inference).toMatch(/buy-and-hold's Sharpe ratio 12\.30/);
+  });
 });
 
 describe('guards that did not run or were loosened', () => {
