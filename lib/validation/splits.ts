@@ -181,6 +181,41 @@ export function purgedKFold(times: SampleTimes, options: PurgedKFoldOptions): Pu
 }
 
 /**
+ * The held-out block of an early-stopping or other internal validation inside one fit: the last
+ * whole decision days holding at least ⌊share × samples⌋ samples (at least one day, never every
+ * day), so no day has samples on both sides; trained on are the samples before it whose labels end
+ * before its first day, the others purged, as purgedKFold's last fold. No embargo applies: the
+ * embargo drops samples after a held-out block, and none follows this one.
+ */
+export function purgedHoldout(times: SampleTimes, share: number): PurgedFold {
+  checkTimes(times);
+  if (!(share > 0 && share < 1)) invalid(`share must be in (0, 1), got ${share}`);
+  const { start, end } = times;
+  const n = start.length;
+  const wanted = Math.floor(n * share);
+  if (wanted < 1) invalid(`a share of ${share} of ${n} samples holds out no sample; give more samples or a larger share`);
+  const days = distinctDaysOf(start);
+  if (days.length < 2) invalid(`the samples have ${days.length} decision day; a held-out block of whole days needs at least 2`);
+  const perDay = new Map<number, number>();
+  for (let i = 0; i < n; i++) perDay.set(start[i], (perDay.get(start[i]) ?? 0) + 1);
+  // Whole days from the last back until they hold the share; the first day always stays before them.
+  let first = days.length - 1;
+  for (let held = perDay.get(days[first]) as number; held < wanted && first > 1; held += perDay.get(days[first]) as number) first--;
+  const a = days[first];
+  let e = -(2 ** 31);
+  for (let i = 0; i < n; i++) if (start[i] >= a) e = Math.max(e, end[i]);
+  const train = indexBuffer(n);
+  const test = indexBuffer(n);
+  const purged = indexBuffer(n);
+  for (let i = 0; i < n; i++) {
+    if (start[i] >= a) test.push(i);
+    else if (end[i] >= a) purged.push(i);
+    else train.push(i);
+  }
+  return { train: train.done(), test: test.done(), purged: purged.done(), embargoed: new Int32Array(0), testStartDay: a, testEndDay: days[days.length - 1], testLabelEndDay: e };
+}
+
+/**
  * Walk-forward (out-of-time) windows: consecutive test blocks of `testDays` days from
  * `firstTestDay` to the last decision day, each trained only on samples whose labels are known
  * before the block starts (end < testStartDay - embargoDays). Rolling windows also require

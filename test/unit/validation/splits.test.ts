@@ -1,5 +1,5 @@
 import { BadInputError } from '../../../lib/errors';
-import { distinctDaysOf, embargoDaysFor, purgedKFold, walkForwardWindows, type SampleTimes } from '../../../lib/validation/splits';
+import { distinctDaysOf, embargoDaysFor, purgedHoldout, purgedKFold, walkForwardWindows, type SampleTimes } from '../../../lib/validation/splits';
 
 const list = (a: Int32Array) => Array.from(a);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -161,5 +161,39 @@ describe('walkForwardWindows', () => {
     expect(() => walkForwardWindows(times, { mode: 'expanding', trainDays: 20, testDays: 10, firstTestDay: 10 })).toThrow(/pass firstTestDay >= 20/);
     expect(() => walkForwardWindows(times, { mode: 'expanding', trainDays: 60, testDays: 10 })).toThrow(/after the last decision day 59/);
     expect(() => walkForwardWindows(times, { mode: 'expanding', trainDays: 20, testDays: 0 })).toThrow(/testDays must be an integer >= 1/);
+  });
+});
+
+describe('purgedHoldout', () => {
+  it('holds out the last whole days with at least the share of samples and purges the labels reaching them', () => {
+    // 3 symbols, days 0..9, horizon 2: 30 samples; 10% is 3 samples, one day (9); a share of 0.15
+    // (4 samples) cuts no day in two: days 8..9 are held out.
+    const times = panel(3, 0, 9, 2);
+    const one = purgedHoldout(times, 0.1);
+    expect(list(one.test)).toEqual(range(27, 29));
+    expect(list(one.purged)).toEqual(range(21, 26)); // days 7 and 8 end on 9 and 10
+    expect(list(one.train)).toEqual(range(0, 20));
+    const two = purgedHoldout(times, 0.15);
+    expect(list(two.test)).toEqual(range(24, 29));
+    expect([two.testStartDay, two.testEndDay, two.testLabelEndDay]).toEqual([8, 9, 11]);
+    expect(list(two.purged)).toEqual(range(18, 23));
+    expect(two.embargoed).toHaveLength(0);
+  });
+
+  it('purges by each sample\'s own label end, in whatever order the samples come', () => {
+    const start = Int32Array.of(3, 0, 2, 1, 3, 0);
+    const end = Int32Array.of(4, 3, 2, 1, 9, 1);
+    const fold = purgedHoldout({ start, end }, 0.25);
+    expect(list(fold.test)).toEqual([0, 4]);
+    expect(list(fold.purged)).toEqual([1]);
+    expect(list(fold.train)).toEqual([2, 3, 5]);
+  });
+
+  it('keeps the first day out of the held-out block and refuses one day or an empty share', () => {
+    expect(list(purgedHoldout(panel(2, 0, 2, 0), 0.5).test)).toEqual([2, 3, 4, 5]);
+    expect(list(purgedHoldout(panel(1, 0, 3, 0), 0.9).test)).toEqual([1, 2, 3]);
+    expect(() => purgedHoldout(panel(4, 5, 5, 1), 0.5)).toThrow(/1 decision day/);
+    expect(() => purgedHoldout(panel(1, 0, 5, 1), 0.1)).toThrow(/holds out no sample/);
+    expect(() => purgedHoldout(panel(1, 0, 5, 1), 0)).toThrow(BadInputError);
   });
 });
