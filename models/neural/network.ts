@@ -153,6 +153,8 @@ export interface TrainingSummary {
   bestEpoch: number;
   /** Weighted mean cross-entropy on the validation rows at bestEpoch, null without validation. */
   validationLoss: number | null;
+  /** Which rows judged the epochs (models/early-stopping.ts); absent from models trained before it was recorded. */
+  earlyStopping?: Record<string, unknown>;
   /**
    * What computed the training: 'kernel' (network-kernel.ts, every model trained since it came);
    * for models trained before, the TF.js backend that did.

@@ -17,6 +17,7 @@ import { requireFinite, requireStandardiser } from '../state-checks';
 import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
 import { NetworkKernel } from './network-kernel';
 import { sharedFloat32 } from '../../lib/threads/shared-memory';
+import { earlyStoppingSplit, withTrained } from '../early-stopping';
 
 /** Training parameters of both neural algorithms. */
 export const trainingParamsShape = {
@@ -32,8 +33,8 @@ export const trainingParamsShape = {
   patience: z.number().int().min(1).max(10_000).default(5),
   minDelta: z.number().min(0).default(1e-4),
   /**
-   * Share of rows, taken from the end (rows are in time order), held out for early stopping;
-   * 0 trains on every row for exactly `epochs` epochs.
+   * Share of rows held out for early stopping: the last whole decision days, purged of the fit rows
+   * whose labels reach them (models/early-stopping.ts); 0 trains on every row for exactly `epochs` epochs.
    */
   validationFraction: z.number().min(0).max(0.5).default(0.1),
   /** L2 penalty l2·Σw² on the kernels (not the biases), added to the minibatch loss. */
@@ -56,6 +57,8 @@ const summarySchema = z.object({
   bestEpoch: z.number().int().min(1),
   validationLoss: z.number().nullable(),
   backend: z.enum(['kernel', 'node', 'wasm', 'cpu']),
+  // Absent from models trained before it was recorded.
+  earlyStopping: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** Training results, stored after the parameters in the state's params. */
@@ -79,13 +82,18 @@ function checkInput(input: FitInput, what: string): void {
   }
 }
 
-/** Rows held out for early stopping: the last ⌊rows · fraction⌋, at least one when fraction > 0. */
-export function splitRows(rows: number, fraction: number, what: string): { trainRows: number; validationRows: number } {
-  const validationRows = Math.floor(rows * fraction);
-  if (fraction > 0 && validationRows < 1) {
+/** Refuses a validationFraction that holds out no row (which rows are held out: models/early-stopping.ts). */
+function checkValidationShare(rows: number, fraction: number, what: string): void {
+  if (fraction > 0 && Math.floor(rows * fraction) < 1) {
     throw new Error(`${what}: validationFraction ${fraction} of ${rows} rows leaves no validation row; give more rows or set validationFraction to 0`);
   }
-  return { trainRows: rows - validationRows, validationRows };
+}
+
+/** `a` then `b` in `out`. */
+function joined<T extends Int32Array | Float64Array>(a: T, b: T, out: T): T {
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** The first `rows` rows of a matrix, as a view. */
@@ -197,14 +205,23 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
     }
   }
   const x = input.features;
-  const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
-  const s = from ? from.s : spec.standardiser(x, trainRows);
+  checkValidationShare(x.rows, spec.params.validationFraction, what);
+  const { fit, validation, record } = earlyStoppingSplit(input, spec.params.validationFraction, what);
+  const trainRows = fit.features.rows;
+  const validationRows = validation?.features.rows ?? 0;
+  const s = from ? from.s : spec.standardiser(fit.features, trainRows);
   const threads = input.threads ?? 1;
+  const p = x.featureNames.length;
   // In shared memory when pool threads take parts of each batch (network-threads.ts).
-  const rows = threads > 1 ? sharedFloat32(x.values.length) : new Float32Array(x.values.length);
-  const data = { x: standardise(x, s, rows), labels: input.labels, weights: input.weights, trainRows, validationRows };
-  const { weights, summary } = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights, threads);
-  return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights);
+  const rows = threads > 1 ? sharedFloat32((trainRows + validationRows) * p) : new Float32Array((trainRows + validationRows) * p);
+  standardise(fit.features, s, rows.subarray(0, trainRows * p));
+  if (validation) standardise(validation.features, s, rows.subarray(trainRows * p));
+  const labels = validation ? joined(fit.labels, validation.labels, new Int32Array(trainRows + validationRows)) : fit.labels;
+  const weights = fit.weights && (validation?.weights ? joined(fit.weights, validation.weights, new Float64Array(trainRows + validationRows)) : fit.weights);
+  const data = { x: rows, labels, weights, trainRows, validationRows };
+  const trained = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights, threads);
+  const summary = { ...trained.summary, earlyStopping: withTrained(record, `${spec.params.epochs} epochs on every row`) };
+  return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, trained.weights);
 }
 
 export function restoreNeural(state: ModelState, spec: Omit<NeuralSpec, 'standardiser'>): NeuralModel {

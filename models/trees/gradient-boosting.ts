@@ -1,8 +1,9 @@
 /**
  * Gradient-boosted trees on the histogram engine: logistic loss (softmax for more than two
  * classes, one tree per class and round), shrinkage, L2 on leaf values, row and column
- * subsampling, and early stopping on a validation slice taken from the end of the rows (rows are
- * in time order, so the slice is the most recent data, never a random sample of it).
+ * subsampling, and early stopping on a validation slice of the most recent whole decision days,
+ * never a random sample of them, with the rows whose labels reach into it left out of the fit
+ * (models/early-stopping.ts).
  */
 import { z } from 'zod';
 import { Mulberry32 } from '../../lib/random';
@@ -17,6 +18,7 @@ import { addLeafValue, quantisationScales, quantisationWidths, quantiseRows, row
 import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
 import { evenShares } from '../../lib/threads/shares';
 import { requireCount, requireFinite } from '../state-checks';
+import { earlyStoppingSplit, withTrained } from '../early-stopping';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const gradientBoostingParamsSchema = z.object({
@@ -32,7 +34,10 @@ export const gradientBoostingParamsSchema = z.object({
   /** Share of features each tree may split on. */
   colsample: z.number().gt(0).max(1).default(1),
   maxBins: z.number().int().min(2).max(255).default(255),
-  /** Last share of rows held out for early stopping; 0 trains on every row for nRounds. */
+  /**
+   * Share of rows held out for early stopping: the last whole decision days, purged of the fit rows
+   * whose labels reach them (models/early-stopping.ts); 0 trains on every row for nRounds.
+   */
   validationFraction: z.number().min(0).max(0.5).default(0.1),
   /** Stop after this many rounds without a better validation log loss. */
   earlyStoppingRounds: z.number().int().min(1).default(10),
@@ -105,19 +110,13 @@ export class GradientBoostingModel implements TrainedModel {
   }
 }
 
-/** Rows [0, split) train, [split, rows) validate. */
-function slice(x: FeatureMatrix, from: number, to: number): FeatureMatrix {
-  const p = x.featureNames.length;
-  return { values: x.values.subarray(from * p, to * p), rows: to - from, featureNames: x.featureNames };
-}
-
-function logLoss(raw: Float64Array, outputs: number, labels: Int32Array, from: number, classes: number): number {
+function logLoss(raw: Float64Array, outputs: number, labels: Int32Array, classes: number): number {
   const proba = new Float64Array(classes);
   let loss = 0;
   const rows = raw.length / outputs;
   for (let r = 0; r < rows; r++) {
     toProbabilities(raw, r * outputs, outputs, proba, 0);
-    loss -= Math.log(Math.max(proba[labels[from + r]], 1e-15));
+    loss -= Math.log(Math.max(proba[labels[r]], 1e-15));
   }
   return loss / rows;
 }
@@ -135,11 +134,20 @@ function featureRanges(stride: number, threads: number): Array<[number, number]>
  * these rows, keeps its base score and trees, and appends the new ones after them.
  */
 async function boost(input: FitInput, params: z.output<typeof gradientBoostingParamsSchema>, rounds: number, start?: GradientBoostingModel): Promise<GradientBoostingModel> {
-  const x = input.features;
+  const split = earlyStoppingSplit(input, params.validationFraction, 'gradient_boosting');
+  // A continued ensemble keeps only rounds that beat it on held-out rows: with none to judge them
+  // on, it adds none (validationFraction 0 asks for extraRounds unjudged). A cold fit has nothing
+  // to keep instead and runs its rounds.
+  const unjudged = start !== undefined && !split.validation && params.validationFraction > 0;
+  if (unjudged) rounds = 0;
+  const record = withTrained(split.record, unjudged ? 'no round added to the continued ensemble: none could be judged' : `${rounds} rounds on every row`);
+  const x = split.fit.features;
   const p = x.featureNames.length;
   const K = input.classes === 2 ? 1 : input.classes;
-  const validRows = params.validationFraction > 0 ? Math.floor(x.rows * params.validationFraction) : 0;
-  const n = x.rows - validRows;
+  const valid = split.validation?.features ?? { values: new Float64Array(0), rows: 0, featureNames: x.featureNames };
+  const validLabels = split.validation?.labels ?? new Int32Array(0);
+  const validRows = valid.rows;
+  const n = x.rows;
   if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
   const stride = Math.ceil(p / 4) * 4;
   const helpers = idlePoolThreads(input.threads ?? 1);
@@ -151,7 +159,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const columns = sharedBytes(n * p);
   // Pool threads bin their features from the rows in place when they are in shared memory (as
   // datasetRows makes them); only other matrices are copied there.
-  const values = pool ? inSharedMemory(x.values.subarray(0, n * p)) : x.values;
+  const values = pool ? inSharedMemory(x.values) : x.values;
   const clip = (to: number) => Math.min(to, p);
   const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(thread(i), 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
   const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
@@ -166,9 +174,9 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     quantisation: sharedFloat64(3),
   };
   const widths = quantisationWidths(n);
-  const validBins = binRows(slice(x, n, x.rows), edges, stride);
-  const labels = input.labels;
-  const weight = input.weights;
+  const validBins = binRows(valid, edges, stride);
+  const labels = split.fit.labels;
+  const weight = split.fit.weights;
 
   // Start from the (weighted) class prior, or from the model being continued.
   let base: Float64Array;
@@ -177,7 +185,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   if (start) {
     base = start.base;
     trainRaw = start.rawScores(x, 0, n);
-    validRaw = start.rawScores(x, n, x.rows);
+    validRaw = start.rawScores(valid, 0, validRows);
   } else {
     const prior = new Float64Array(input.classes);
     for (let r = 0; r < n; r++) prior[labels[r]] += weight?.[r] ?? 1;
@@ -200,8 +208,8 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     classes: input.classes,
     raw: toShared(trainRaw),
     proba: sharedFloat64(K > 1 ? n * input.classes : 0),
-    labels: toShared(labels.subarray(0, n)),
-    weights: weight && toShared(weight.subarray(0, n)),
+    labels: toShared(labels),
+    weights: weight && toShared(weight),
     inSample: sharedBytes(n),
     grad: sharedFloat64(n),
     hess: sharedFloat64(n),
@@ -226,7 +234,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const gains: Float64Array[] = [];
   const earlyStopping = validRows > 0;
   // A continued ensemble competes with itself: new rounds are kept only while they beat it.
-  let bestLoss = start && earlyStopping ? logLoss(validRaw, K, labels, n, input.classes) : Infinity;
+  let bestLoss = start && earlyStopping ? logLoss(validRaw, K, validLabels, input.classes) : Infinity;
   let bestRounds = 0;
   let roundsRun = 0;
   try {
@@ -292,7 +300,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
       }
       roundsRun = round + 1;
       if (!earlyStopping) continue;
-      const loss = logLoss(validRaw, K, labels, n, input.classes);
+      const loss = logLoss(validRaw, K, validLabels, input.classes);
       if (loss < bestLoss) {
         bestLoss = loss;
         bestRounds = roundsRun;
@@ -305,7 +313,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const kept = earlyStopping ? bestRounds : roundsRun;
   const gain = start ? Float64Array.from(start.gain) : new Float64Array(p);
   for (const g of gains.slice(0, kept * K)) for (let j = 0; j < p; j++) gain[j] += g[j];
-  const summary = { ...params, roundsRun, bestRounds: kept, validationLogLoss: earlyStopping && Number.isFinite(bestLoss) ? bestLoss : null };
+  const summary = { ...params, roundsRun, bestRounds: kept, validationLogLoss: earlyStopping && Number.isFinite(bestLoss) ? bestLoss : null, earlyStopping: record };
   if (!start) return new GradientBoostingModel(x.featureNames, input.classes, summary, base, trees.slice(0, kept * K), gain);
   // nRounds stays the recipe's (what a cold fit of these params runs); the ensemble's size is the payload's.
   const continued = { ...summary, warmStart: { championTrees: start.trees.length, roundsAdded: kept } };
