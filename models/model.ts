@@ -26,10 +26,12 @@ export interface FitInput {
   /** Optional per-row weights (e.g. uniqueness weights of overlapping labels). */
   weights?: Float64Array;
   /**
-   * When each row's label was decided and resolved, for an algorithm that cross-validates inside
-   * its fit (the SVM's Platt scaling): its folds are cut in time and purged and embargoed as the
-   * training's own cross-validation (lib/validation/splits.ts), since rows whose labels overlap
-   * (a 5-session label shares four sessions with the next day's) leak across random folds.
+   * When each row's label was decided and resolved, for an algorithm that validates inside its
+   * fit (the SVM's Platt scaling, the early stopping of gradient boosting and the networks): its
+   * folds or held-out slice are cut on whole days and purged (and the folds embargoed) as the
+   * training's own cross-validation (lib/validation/splits.ts, models/early-stopping.ts), since
+   * rows whose labels overlap (a 5-session label shares four sessions with the next day's) leak
+   * across random folds or a slice cut by row count.
    */
   times?: FitTimes;
   /** Every model is seeded: same data, parameters and seed give byte-identical artifacts. */
