@@ -13,12 +13,13 @@
  *   values are recorded too (a newer repeat outranks an older, different message still pending).
  * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`;
  *   an import's version, the clock of its content: when its bytes were first seen or fetched,
- *   lib/store/staging.ts publishBars; null for a message without one). A live bar with other values than the
+ *   lib/store/staging.ts publishBars). The consumer gives a message without event_time its entry's time
+ *   (stream-quality.ts versionTimeOf), so such a version too is ordered against imported content. A live bar with other values than the
  *   stored bar revises it only when it is not older by event_time: one produced before the stored
  *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
  *   is `stale` and changes nothing (no revision row, no stale mark); so is one produced before the
  *   content of the import that wrote the stored version was seen. Equal times: the later entry wins. A bar
- *   without event_time, or a stored version without one, revises in stream order.
+ *   without a time (a direct caller's), or a stored version without one, revises in stream order.
  *   Event time outranks stream order too: a bar held by a newer entry is still written when it is
  *   newer by event_time than the stored version (looked up for such a bar only). The
  *   time is read with the stored values a revision looks up anyway: a new bar costs nothing more.
@@ -65,7 +66,11 @@ export interface LiveBarWrite {
   entryId: string;
   /** What the consumer's window says; only the store's answer decides what is logged. */
   change: BarChange;
-  /** When the bar was produced (its message's event_time as eventTimeKey, live-bar.ts, makes it), if the message says. */
+  /**
+   * When the bar was produced, as eventTimeKey (live-bar.ts) makes it: from the consumer, its
+   * message's event_time or else its entry's time (stream-quality.ts versionTimeOf). Without it
+   * the version is stored with no time.
+   */
   eventTime?: string;
 }
 

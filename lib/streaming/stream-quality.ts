@@ -12,8 +12,9 @@
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
  *   redelivery (same values: counted as a duplicate) or a correction (different values: the later
- *   one wins, as a corrected file wins on re-import), unless both carry an event_time and the later
- *   one's is older (a re-sent backlog: dropped as stale, as the store does, live-bar-store.ts). Rejecting both, as the CSV rule does, would
+ *   one wins, as a corrected file wins on re-import), unless the later one was produced earlier
+ *   (its event_time, else its entry's time: versionTimeOf; a re-sent backlog: dropped as stale, as
+ *   the store does, live-bar-store.ts). Rejecting both, as the CSV rule does, would
  *   make the outcome depend on where batch boundaries fall.
  * - series rules (extreme_move, calendar_gap, unadjusted_split, stale_close) look at the symbol's
  *   stored bars around the new one (seriesFlags); short_series and unsorted_input describe whole
@@ -37,8 +38,11 @@ import type { StreamEntry } from './redis-streams';
 export interface AcceptedLiveBar {
   bar: Bar;
   entryId: string;
-  /** When the bar was produced, if its message says (event_time, as eventTimeKey stores it). */
-  readonly eventTime?: string;
+  /**
+   * When the bar was produced, as eventTimeKey stores it: its message's event_time, or for a message
+   * without one when its entry was appended (versionTimeOf). Stored as its version's time.
+   */
+  readonly eventTime: string;
   /** Where quarantine and flags point: "<stream>#<entry id> (<producer source>)". */
   readonly source: string;
   readonly raw: string;
@@ -52,7 +56,7 @@ class Accepted implements AcceptedLiveBar {
     private readonly streamKey: string,
     /** The producer's source field, as decoded. */
     private readonly producerSource: string,
-    readonly eventTime: string | undefined,
+    readonly eventTime: string,
   ) {}
 
   get entryId(): string {
@@ -86,7 +90,8 @@ export interface BatchQuality {
   supersededInBatch: number;
   /**
    * Entries with other values than an entry of the batch for the same symbol and date that is newer
-   * by event_time (both have one): the older one is dropped, whichever comes later in the stream.
+   * by production time (event_time, else the entry's time): the older one is dropped, whichever
+   * comes later in the stream.
    */
   staleInBatch: number;
 }
@@ -139,6 +144,17 @@ export function entryTiming(entryId: string, eventTime: string | undefined, cloc
   const appendedMs = trusted ? entryMs : clockMs;
   const eventMs = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
   return { appendedMs, appendedBy: trusted ? 'entry' : 'clock', entryMs, eventMs, producedMs: eventMs < appendedMs ? eventMs : appendedMs };
+}
+
+/**
+ * The time a bar's stored version carries (bars.event_time, as eventTimeKey writes it): the
+ * message's event_time, else when its entry was appended (the time session_not_closed judges it
+ * by), never after the consumer's clock. Without a time, a version lost to any import: the same
+ * file, first seen before a live correction, imported again reverted it (68.40 back to 68.06).
+ */
+export function versionTimeOf(timing: EntryTiming, eventTime: string | undefined, clockMs: number): string {
+  if (eventTime !== undefined) return eventTimeKey(eventTime);
+  return new Date(Math.min(timing.appendedMs, clockMs)).toISOString();
 }
 
 /** True when event_time is later than the entry was appended by more than the skew hosts' clocks may have. */
@@ -197,13 +213,13 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
-    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, decoded.bar.eventTime === undefined ? undefined : eventTimeKey(decoded.bar.eventTime));
+    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, versionTimeOf(timing, decoded.bar.eventTime, clockMs));
     if (earlier) {
       if (sameValues(earlier.bar, bar)) {
         duplicatesInBatch++;
-        // The repeat that states the values latest is kept: its event_time is the stored version's.
-        if (earlier.eventTime !== undefined && accepted.eventTime !== undefined && accepted.eventTime < earlier.eventTime) continue;
-      } else if (accepted.eventTime !== undefined && earlier.eventTime !== undefined && accepted.eventTime < earlier.eventTime) {
+        // The repeat that states the values latest is kept: its time is the stored version's.
+        if (accepted.eventTime < earlier.eventTime) continue;
+      } else if (accepted.eventTime < earlier.eventTime) {
         // Produced before the entry it follows (a re-sent backlog): the newer version stays.
         staleInBatch++;
         continue;

@@ -117,3 +117,31 @@ describe('session_not_closed judged by when the bar was produced', () => {
     });
   });
 });
+
+describe('the time an accepted bar carries as its version time', () => {
+  const day = '2024-06-12';
+  const times = (entries: StreamEntry[], clock: Date) => checkLiveBatch(entries, 'bars', { now: () => clock }).accepted.map((a) => a.eventTime);
+
+  it('is the event_time when the message has one, else the entry id time, never after the consumer clock', () => {
+    expect(times([entry(ny(day, '16:30'), { date: day, eventTime: `${day}T16:20:00-04:00` })], ny(day, '23:00'))).toEqual([ny(day, '16:20').toISOString()]);
+    expect(times([entry(ny(day, '16:30'), { date: day })], ny(day, '23:00'))).toEqual([ny(day, '16:30').toISOString()]);
+    // The stream's clock 2 minutes ahead of the consumer's (within the skew): the consumer's clock bounds it.
+    expect(times([entry(ny(day, '16:32'), { date: day })], ny(day, '16:30'))).toEqual([ny(day, '16:30').toISOString()]);
+    // An id more than the skew ahead is not trusted: the consumer's clock stands in.
+    expect(times([entry(ny(day, '18:00'), { date: day })], ny(day, '16:40'))).toEqual([ny(day, '16:40').toISOString()]);
+  });
+
+  it('orders two messages of a bar in one batch: one without event_time appended after the other was produced wins; one produced earlier is stale', () => {
+    const a = entry(ny(day, '16:30'), { date: day, eventTime: ny(day, '16:25').toISOString() });
+    const b = entry(ny(day, '16:31'), { date: day, close: 100.2 });
+    const kept = checkLiveBatch([a, b], 'bars', { now: () => ny(day, '23:00') });
+    expect(kept.accepted.map((x) => x.bar.close)).toEqual([100.2]);
+    expect(kept.supersededInBatch).toBe(1);
+    // Produced at 16:40 by its event_time (within the skew of its 16:36 append), after the untimed one appended at 16:37.
+    const c = entry(ny(day, '16:36'), { date: day, eventTime: ny(day, '16:40').toISOString() });
+    const d = entry(ny(day, '16:37'), { date: day, close: 100.2 });
+    const stale = checkLiveBatch([c, d], 'bars', { now: () => ny(day, '23:00') });
+    expect(stale.accepted.map((x) => x.bar.close)).toEqual([100.1]);
+    expect(stale.staleInBatch).toBe(1);
+  });
+});
