@@ -398,7 +398,7 @@ export async function describeStoredVersion(db: Kysely<DatabaseSchema>, symbol: 
   const entry = await db.selectFrom('live_bar_sources').select(['stream', 'entry']).where('symbol', '=', symbol).where('date', '=', date).orderBy('entry', 'desc').executeTakeFirst();
   const produced = at === null ? '' : `, its message produced at ${at}`;
   if (entry) return `stored from the live stream ${entry.stream} (entry ${entry.entry.replace(/^0+(?=\d)/, '').replace(/-0+(?=\d)/, '-')})${produced}`;
-  return at === null ? 'stored without a recorded time (a live bar without event_time, or a direct write)' : `stored from a live bar${produced}`;
+  return at === null ? `stored without a recorded time (a direct write, or a live bar without event_time stored before versions took their entry's time)` : `stored from a live bar${produced}`;
 }
 
 /**

@@ -11,8 +11,11 @@ export interface BarsTable {
    * When this version of the bar was produced (its live message's event_time, UTC ISO as
    * toISOString writes it) or, for an import's version, the clock of its content (when its bytes
    * were first seen or fetched: the snapshot's recorded `judgedAt` or `fileClocks` entry; the
-   * publication time for imports published before content clocks); null when the message had
-   * none, for upsertBars' versions and for imports published before migration 0023.
+   * publication time for imports published before content clocks). A message without one gets
+   * its stream entry's time (lib/streaming/stream-quality.ts versionTimeOf). Null for upsertBars'
+   * versions, for imports published before migration 0023, and for live versions of messages
+   * without event_time stored before 7 December 2026 (an import dates those that revised a bar by
+   * their bar_revisions row: lib/store/staging.ts timeUntimedLiveVersions).
    */
   event_time: string | null;
   /** HMAC by MODEL_SIGNING_KEY over the bar (lib/store/bar-signature.ts); null when written without the key or before migration 0034. */

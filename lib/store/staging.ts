@@ -443,6 +443,7 @@ export interface PublishResult {
 }
 
 const FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+const NEW_FIELDS = ['new_open', 'new_high', 'new_low', 'new_close', 'new_volume'] as const;
 
 // 14 parameters per revision row: 500 rows stay under SQLite's and MySQL's placeholder limits.
 const REVISIONS_PER_STATEMENT = 500;
@@ -461,10 +462,61 @@ interface StoredVersion {
 /**
  * Whether the stored version is newer than content seen at `contentAt`, so that content must not
  * revise it: the live path's rule (lib/streaming/live-bar-store.ts), a version older by event_time
- * never revises a stored one. A version without an event_time is revised as before.
+ * never revises a stored one. A version with no known time (timeUntimedLiveVersions found none) is
+ * revised as before.
  */
 function supersedes(stored: StoredVersion, contentAt: string): boolean {
   return stored.eventTime !== null && stored.eventTime > contentAt;
+}
+
+/** A live revision's snapshot id, `stream:<key>@<entry id>` (lib/streaming/live-bar-store.ts liveRevisionId): the entry's time (ms), else undefined. */
+function liveEntryMs(snapshotId: string): number | undefined {
+  if (!snapshotId.startsWith('stream:')) return undefined;
+  const match = /@(\d{1,20})-\d{1,20}$/.exec(snapshotId);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Gives a time to the stored versions without one that `bars` would revise, when a live stream
+ * entry wrote them: their newest `bar_revisions` row is that entry's (`stream:<key>@<entry id>`)
+ * with the stored values as its new ones. The time is the entry's, at most the row's publication
+ * (when it was written): what the consumer stamps such a version with now (lib/streaming/stream-quality.ts
+ * versionTimeOf). A consumer before that stored no time for a message without event_time, and any
+ * import revised the version: the same file, first seen before the correction, imported again
+ * reverted it. Versions with no such row (upsertBars, a live bar that added rather than revised,
+ * an import published before times were kept) keep none. Only bars that would be revised are
+ * looked up: a publish over untimed history pays nothing.
+ */
+async function timeUntimedLiveVersions(db: Kysely<DatabaseSchema>, stored: ReadonlyMap<string, StoredVersion>, bars: readonly Bar[]): Promise<void> {
+  const untimed = bars.filter((b) => {
+    const old = stored.get(key(b.symbol, b.date));
+    return old !== undefined && old.eventTime === null && revises(old.values, b);
+  });
+  for (let i = 0; i < untimed.length; i += SYMBOLS_PER_LOOKUP) {
+    const chunk = untimed.slice(i, i + SYMBOLS_PER_LOOKUP);
+    const wanted = new Set(chunk.map((b) => key(b.symbol, b.date)));
+    const rows = await db
+      .selectFrom('bar_revisions')
+      .select(['snapshot_id', 'symbol', 'date', ...NEW_FIELDS, 'published_at'])
+      .where('symbol', 'in', [...new Set(chunk.map((b) => b.symbol))])
+      .where('date', 'in', [...new Set(chunk.map((b) => b.date))])
+      .orderBy('published_at', 'desc')
+      .orderBy('snapshot_id', 'desc')
+      .execute();
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const k = key(r.symbol, r.date);
+      // The newest row of each bar only: it says who wrote the stored values.
+      if (!wanted.has(k) || seen.has(k)) continue;
+      seen.add(k);
+      const version = stored.get(k) as StoredVersion;
+      const entryMs = liveEntryMs(r.snapshot_id);
+      const wrote = r.new_close !== null && FIELDS.every((f) => Number(r[`new_${f}`]) === version.values[f]);
+      if (entryMs === undefined || !wrote) continue;
+      const entryAt = new Date(entryMs).toISOString();
+      version.eventTime = entryAt < r.published_at ? entryAt : r.published_at;
+    }
+  }
 }
 
 /**
@@ -520,6 +572,7 @@ export async function storeHoldsBars(store: Database, bars: readonly Bar[]): Pro
  */
 export async function barsNotHeld(store: Database, bars: readonly Bar[], contentAt?: ReadonlyMap<string, string>, superseded?: SupersededTally): Promise<Bar[]> {
   const stored = await storedValuesIn(store.db, coverageOf(bars, []).ranges);
+  if (contentAt !== undefined) await timeUntimedLiveVersions(store.db, stored, bars);
   const found: SupersededStoredBar[] = [];
   const missing = bars.filter((b) => {
     const old = stored.get(key(b.symbol, b.date));
@@ -552,6 +605,7 @@ interface ChunkPublish {
 async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], coverage: SnapshotCoverage, now: string): Promise<ChunkPublish> {
   if (bars.length === 0 && coverage.ranges.size === 0) return { added: 0, revised: 0, unconfirmed: [], superseded: [] };
   const stored = await storedValuesIn(tx, coverage.ranges);
+  await timeUntimedLiveVersions(tx, stored, bars);
   const writes: Bar[] = [];
   const writtenAt: string[] = [];
   const revisions: BarRevisionsTable[] = [];
