@@ -57,7 +57,9 @@ export function featureActivities({ store, cache, featureThreads, signing = conf
           signal: ctx.cancellationSignal,
           onProgress: (p) => ctx.heartbeat(p),
         });
-        ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, rowsRecomputed: report.rowsRecomputed, recomputedFrom: report.recomputedFrom, skipped: report.skipped.length });
+        ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, rowsRecomputed: report.rowsRecomputed, recomputedFrom: report.recomputedFrom, rowsRepaired: report.rowsRepaired ?? 0, skipped: report.skipped.length });
+        // Stored rows whose signature failed were rewritten from the verified bars: someone wrote feature_rows without the key.
+        if (report.rowsRepaired !== undefined || report.unrepaired !== undefined) ctx.log.warn('feature rows not vouched for by MODEL_SIGNING_KEY, written again from the verified bars', { version: report.version, rowsRepaired: report.rowsRepaired ?? 0, repaired: report.repaired, unrepaired: report.unrepaired });
         return { ...report, snapshotId: snapshot.id, skipped: report.skipped.slice(0, 50), skippedCount: report.skipped.length };
       });
     },

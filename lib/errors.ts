@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FEATURE_INPUT_MISSING: 'a feature needs a series that is not in the snapshot (e.g. the volatility index)',
   NO_BARS: 'no bars in the store for the requested symbols',
   BARS_UNVERIFIED: 'stored bars whose signature MODEL_SIGNING_KEY does not confirm (edited, unsigned or another key\'s): nothing is computed from them',
+  FEATURE_ROWS_UNVERIFIED: 'stored feature rows whose signature MODEL_SIGNING_KEY does not confirm (edited, unsigned or another key\'s): no dataset or drift verdict is computed from them',
   SOURCE_NOT_FOUND: 'the file, folder or provider symbol to import does not exist',
   SOURCE_EMPTY: 'the import source holds no files or rows',
   SOURCE_REFUSED: 'the import source is refused (a symbolic link without followLinks, a pipe)',

@@ -11,7 +11,8 @@ import { barChecking } from '../store/bar-signature';
 import { barCountsThrough, readBars, readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
-import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
+import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, unverifiedFeatureRows, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
+import type { FeatureRowProblem } from './vector-signature';
 import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, requiredBars, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
@@ -83,6 +84,15 @@ export interface MaterializeReport {
   rowsRecomputed: number;
   /** Earliest date recomputed (null when nothing was). */
   recomputedFrom: string | null;
+  /**
+   * With a key: stored rows no held key vouched for (edited in the database, unsigned, another key's),
+   * recomputed from the verified bars and written again signed; absent when none. Counted apart from
+   * rowsRecomputed. `repaired` names them per symbol and problem (at most 50 groups).
+   */
+  rowsRepaired?: number;
+  repaired?: Array<{ symbol: string; problem: FeatureRowProblem; rows: number; from: string; to: string }>;
+  /** Such rows the recomputation does not produce (their bars are gone): left as they are, and refused by every read that checks them. Absent when none. */
+  unrepaired?: Array<{ symbol: string; dates: string[] }>;
   onlineUpdated: number;
   /** Vectors not published because bars under them were marked changed while the run computed (absent when none). */
   onlineWithheld?: number;
@@ -318,14 +328,29 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     for (const s of inputs.universe) if (s.dates.length > 0 && last.has(s.symbol)) changed.set(s.symbol, s.dates[0]);
   }
   const refresh = refreshOf(set, changed, last);
+  // With the key, the stored rows of the computed symbols whose signature fails: the step writes its
+  // own values over them, signed (an incremental run equals a full recomputation, so an honest row
+  // would come back byte-identical); left alone they were refused by serving but fed datasets and
+  // drift verdicts. recomputeAll rewrites every row anyway.
+  const bad = options.recomputeAll ? [] : (await unverifiedFeatureRows(store, set.version, inputs.universe.filter((s) => last.has(s.symbol)).map((s) => s.symbol), options.signing)).refused;
+  const repair = new Map<string, Set<string>>();
+  for (const g of bad) {
+    const dates = repair.get(g.symbol) ?? new Set<string>();
+    g.dates.forEach((d) => dates.add(d));
+    repair.set(g.symbol, dates);
+  }
+  const repairFrom = bad.reduce<string | undefined>((m, g) => (m === undefined || g.dates[0] < m ? g.dates[0] : m), undefined);
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
   let fromDate = inputs.universe.every((s) => last.has(s.symbol)) ? inputs.universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
   if (fromDate !== undefined && refresh.earliest !== null && refresh.earliest < fromDate) fromDate = refresh.earliest;
+  if (fromDate !== undefined && repairFrom !== undefined && repairFrom < fromDate) fromDate = repairFrom;
   const computed = await computeFromInputs(set, inputs, { fromDate, threads: options.threads });
   await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;
   let rowsRecomputed = 0;
+  let rowsRepaired = 0;
+  const repairedDates = new Map<string, Set<string>>();
   const online: OnlineFeatureVector[] = [];
   const republish: OnlineFeatureVector[] = [];
   // A vector whose features read an unadjusted split is published withheld (the API answers why).
@@ -333,20 +358,32 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   const lookback = requiredBars(set);
   let added: FeatureRow[] = [];
   let replaced: FeatureRow[] = [];
+  /** Rows whose stored signature failed, written again (counted in rowsRepaired, not rowsRecomputed). */
+  let repairs: FeatureRow[] = [];
   let cleared: ClearedRange[] = [];
   for (const [i, frame] of computed.frames.entries()) {
     options.signal?.throwIfAborted();
     const after = last.get(frame.symbol) ?? '';
     const from = refresh.from.get(frame.symbol);
+    const toRepair = repair.get(frame.symbol);
+    const repaired = (date: string) => {
+      if (!toRepair?.has(date)) return false;
+      rowsRepaired++;
+      const done = repairedDates.get(frame.symbol) ?? new Set<string>();
+      repairedDates.set(frame.symbol, done.add(date));
+      return true;
+    };
     let r = 0;
     for (; r < frame.dates.length && frame.dates[r] <= after; r++) {
       if (from !== undefined && frame.dates[r] >= from) break;
+      if (repaired(frame.dates[r])) repairs.push({ symbol: frame.symbol, date: frame.dates[r], values: frameRow(frame, r) });
     }
     // Stored rows the recomputation no longer has (its first row moved later) go.
     if (from !== undefined && r < frame.dates.length && frame.dates[r] > from) cleared.push({ symbol: frame.symbol, from, to: frame.dates[r] });
     for (; r < frame.dates.length; r++) {
       const row = { symbol: frame.symbol, date: frame.dates[r], values: frameRow(frame, r) };
       if (frame.dates[r] > after) added.push(row);
+      else if (repaired(frame.dates[r])) repairs.push(row);
       else replaced.push(row);
     }
     const lastRow = frame.dates.length - 1;
@@ -360,12 +397,13 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
       if (from !== undefined && frame.dates[lastRow] <= after) republish.push(vector);
       else online.push(vector);
     }
-    if (added.length + replaced.length >= 20_000 || i === computed.frames.length - 1) {
-      await writeFeatureBatch(store, set.version, { added, replaced, cleared }, options.signing);
+    if (added.length + replaced.length + repairs.length >= 20_000 || i === computed.frames.length - 1) {
+      await writeFeatureBatch(store, set.version, { added, replaced: [...replaced, ...repairs], cleared }, options.signing);
       rowsWritten += added.length;
       rowsRecomputed += replaced.length;
       added = [];
       replaced = [];
+      repairs = [];
       cleared = [];
     }
     options.onProgress?.({ symbolsDone: i + 1, symbolsTotal: computed.frames.length, rowsWritten });
@@ -407,6 +445,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     }
   }
   const lastDate = [...online, ...republish].reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
+  const repairReport = repairReportOf(bad, repairedDates, rowsRepaired);
   return {
     version: set.version,
     columns: width,
@@ -414,6 +453,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     rowsWritten,
     rowsRecomputed,
     recomputedFrom: refresh.earliest,
+    ...repairReport,
     onlineUpdated,
     ...(onlineSuperseded > 0 ? { onlineSuperseded } : {}),
     ...(options.cache && onlineWithheld > 0 ? { onlineWithheld, changedDuringRun: [...touched].map(([symbol, from]) => ({ symbol, from })).sort((a, b) => (a.symbol < b.symbol ? -1 : 1)) } : {}),
@@ -470,4 +510,27 @@ async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureI
     .map((s) => ({ symbol: s.symbol, through: s.dates[s.dates.length - 1], bars: s.dates.length }));
   const { touched, at } = await saveFeatureProgress(store, set.version, entries, consumed, progress);
   return { touched, own: { at, symbols: new Set(entries.map((e) => e.symbol)) } };
+}
+
+/** Refused groups a report names: enough to find them, bounded for a workflow's history. */
+const REPAIRED_GROUPS_NAMED = 50;
+
+/**
+ * The report's rowsRepaired, repaired and unrepaired: refused rows the run wrote again, per symbol
+ * and problem, and those it did not (nothing when none were refused).
+ */
+function repairReportOf(bad: ReadonlyArray<{ symbol: string; problem: FeatureRowProblem; dates: string[] }>, written: ReadonlyMap<string, ReadonlySet<string>>, rowsRepaired: number): Pick<MaterializeReport, 'rowsRepaired' | 'repaired' | 'unrepaired'> {
+  if (bad.length === 0) return {};
+  const repaired: NonNullable<MaterializeReport['repaired']> = [];
+  const unrepaired = new Map<string, string[]>();
+  for (const g of bad) {
+    const done = g.dates.filter((d) => written.get(g.symbol)?.has(d));
+    if (done.length > 0) repaired.push({ symbol: g.symbol, problem: g.problem, rows: done.length, from: done[0], to: done[done.length - 1] });
+    const left = g.dates.filter((d) => !written.get(g.symbol)?.has(d));
+    if (left.length > 0) unrepaired.set(g.symbol, [...(unrepaired.get(g.symbol) ?? []), ...left].sort());
+  }
+  return {
+    ...(rowsRepaired > 0 ? { rowsRepaired, repaired: repaired.slice(0, REPAIRED_GROUPS_NAMED) } : {}),
+    ...(unrepaired.size > 0 ? { unrepaired: [...unrepaired].slice(0, REPAIRED_GROUPS_NAMED).map(([symbol, dates]) => ({ symbol, dates: dates.slice(0, 20) })) } : {}),
+  };
 }

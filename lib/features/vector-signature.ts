@@ -18,7 +18,8 @@
  * symbol written back over a newer one is accepted; its as-of date (signed) says how old it is, and
  * the API's freshness check answers for it as for any late vector.
  */
-import { checkMac, heldKeyMismatch, hmacSha256Hex, signedWithAnotherKey, signingKeyId, type VerificationKeys } from '../registry/row-signature';
+import { BadInputError } from '../errors';
+import { checkMac, currentKeyId, heldKeyMismatch, hmacSha256Hex, sameMac, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
 
 /** Names the signed text's form; part of it, and unlike the registry's schemes, so no MAC is valid as another's. */
 export const ONLINE_VECTOR_SCHEME = 'mlp-online-vector-v1';
@@ -83,9 +84,11 @@ function badSignature(verdict: Exclude<ReturnType<typeof checkMac>, { state: 'va
  * in the database (-9,9,-9,9,-9 written over an honest row) was served and then re-signed into Redis.
  * With the key, every writer of feature_rows (lib/store/features.ts) stores beside each row an HMAC
  * over FEATURE_ROW_SCHEME, its identity as JSON ([version, symbol, date]) and its packed values
- * (the stored bytes, so no encoding has to match between writer and reader), and the reads that
- * serve a row (lib/features/online-features.ts) check it. One HMAC of ~0.5 KB a row (13 µs measured
- * on a 2-core machine at load 15): nothing for a daily run, seconds for a full materialisation.
+ * (the stored bytes, so no encoding has to match between writer and reader), and every read that
+ * computes from stored rows checks it: serving (lib/features/online-features.ts), and through
+ * FeatureRowVerifier the dataset build, the drift monitor's live window and the features step
+ * (lib/store/features.ts readFeatureRowBytes; materialize.ts repairs what fails). One HMAC of
+ * ~0.5 KB a row, in the pass that reads the bytes: MEASURED_COST.
  */
 export const FEATURE_ROW_SCHEME = 'mlp-feature-row-v1';
 
@@ -126,4 +129,131 @@ export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFe
     return undefined;
   }
   return badSignature(verdict, keys, 'its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set)');
+}
+
+/** A stored feature row refused by a read that computes from it: why, in a few words (grouped in the refusal). */
+export type FeatureRowProblem = 'unsigned' | 'edited' | 'other_key';
+
+/** A stored row as a verifying read takes it: identity, packed values and signature columns. */
+export type StoredSignedFeatureRow = SignedFeatureRow & { signature: string | null; signature_key_id: string | null };
+
+/**
+ * What a stored row's signature is under `keys`: valid (by the current key or a previous one), or
+ * why not. The same verdict as featureRowSignatureProblem, with the common case (the current key)
+ * checked without checkMac's per-call key list: reads of whole datasets take this path per row.
+ */
+export function featureRowSignatureState(keys: { signingKey: string; previousKeys: readonly string[] }, row: StoredSignedFeatureRow): { ok: true; previous: boolean } | { ok: false; problem: FeatureRowProblem; keyId?: string } {
+  if (row.signature === null) return { ok: false, problem: 'unsigned' };
+  const keyId = String(row.signature_key_id ?? '?').slice(0, 16);
+  if (keyId === signingKeyId(keys.signingKey)) return sameMac(row.signature, featureRowMac(keys.signingKey, row)) ? { ok: true, previous: false } : { ok: false, problem: 'edited', keyId };
+  const verdict = checkMac(keys, { keyId, mac: row.signature }, (key) => featureRowMac(key, row));
+  if (verdict.state === 'valid') return { ok: true, previous: verdict.previous };
+  return { ok: false, problem: verdict.state === 'mismatch' ? 'edited' : 'other_key', keyId };
+}
+
+/** Refused rows of one symbol with one problem, dates ascending. */
+export interface RefusedFeatureRows {
+  symbol: string;
+  problem: FeatureRowProblem;
+  dates: string[];
+  keyId?: string;
+}
+
+/** How many dates of a group a refusal names. */
+const DATES_NAMED = 5;
+
+/**
+ * Stored feature rows a read computes from (a training dataset, the drift monitor's live window)
+ * that no held key vouches for: edited in the database since the features step wrote them,
+ * unsigned (written before signing, by a process without the key, or with the signature removed),
+ * or signed with a key this process does not hold. Nothing is computed from them: a model trained
+ * on a forged row would be registered validly signed, and a drift verdict from forged rows raises
+ * or silences an alert. Retrying cannot help, so it is a BadInputError.
+ */
+export class UnverifiedFeatureRowsError extends BadInputError {
+  override name = 'UnverifiedFeatureRowsError';
+  constructor(
+    readonly version: string,
+    readonly keys: VerificationKeys,
+    readonly refused: readonly RefusedFeatureRows[],
+  ) {
+    super(unverifiedRowsMessage(version, keys, refused), 'FEATURE_ROWS_UNVERIFIED');
+  }
+
+  get rows(): number {
+    return this.refused.reduce((n, g) => n + g.dates.length, 0);
+  }
+}
+
+function unverifiedRowsMessage(version: string, keys: VerificationKeys, refused: readonly RefusedFeatureRows[]): string {
+  const total = refused.reduce((n, g) => n + g.dates.length, 0);
+  const groups = refused.map((g) => `${describeRowDates(g.symbol, g.dates)}: ${rowProblemText(g.problem, g.keyId, keys)}`);
+  const remedies: string[] = [];
+  if (refused.some((g) => g.problem !== 'other_key')) {
+    remedies.push(
+      `the next features step run with the key recomputes such rows from the verified bars and signs them (its report counts them in rowsRepaired), or run \`mlp features recompute --version ${version}\` now (every row of the feature set, signed); an edit nobody made on purpose is an incident: find who wrote feature_rows`,
+    );
+  }
+  if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
+  const they = total === 1 ? 'it' : 'them';
+  return `${total} stored feature ${total === 1 ? 'row' : 'rows'} of feature set ${version} ${total === 1 ? 'is' : 'are'} not vouched for by MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}), so nothing is computed from ${they}: ${groups.join('; ')}. ${remedies.join('; ')}.`;
+}
+
+function describeRowDates(symbol: string, dates: readonly string[]): string {
+  if (dates.length === 1) return `${symbol} on ${dates[0]}`;
+  const named = dates.slice(0, DATES_NAMED).join(', ');
+  return `${symbol}, ${dates.length} rows from ${dates[0]} to ${dates[dates.length - 1]} (${named}${dates.length > DATES_NAMED ? ', …' : ''})`;
+}
+
+function rowProblemText(problem: FeatureRowProblem, keyId: string | undefined, keys: VerificationKeys): string {
+  if (problem === 'unsigned') return 'unsigned (written before signing, by a process without MODEL_SIGNING_KEY, or edited with the signature removed)';
+  if (problem === 'edited') return `the signature does not match the values: they were changed after they were written (signed by key id ${keyId ?? '?'}, which this process holds)`;
+  return signedWithAnotherKey(keyId ?? '?', keys);
+}
+
+/**
+ * Checks the stored rows a read takes, one HMAC each as the read goes, and collects those refused,
+ * grouped by symbol and problem: a refusal names every bad row, not the first only.
+ */
+export class FeatureRowVerifier {
+  private readonly groups = new Map<string, RefusedFeatureRows>();
+  /** Rows only a previous key vouches for (accepted: a rotation in progress). */
+  previousKey = 0;
+  constructor(
+    readonly version: string,
+    readonly keys: { signingKey: string; previousKeys: readonly string[] },
+  ) {}
+
+  /** Whether the row is vouched for; a refused one is recorded. */
+  check(row: StoredSignedFeatureRow): boolean {
+    const state = featureRowSignatureState(this.keys, row);
+    if (state.ok) {
+      if (state.previous) this.previousKey++;
+      return true;
+    }
+    const k = `${row.symbol}\u0000${state.problem}\u0000${state.keyId ?? ''}`;
+    let g = this.groups.get(k);
+    if (!g) {
+      g = { symbol: row.symbol, problem: state.problem, dates: [], ...(state.keyId === undefined ? {} : { keyId: state.keyId }) };
+      this.groups.set(k, g);
+    }
+    g.dates.push(row.date);
+    return false;
+  }
+
+  /** The refused rows so far, by symbol, dates ascending. */
+  refused(): RefusedFeatureRows[] {
+    return [...this.groups.values()].map((g) => ({ ...g, dates: [...g.dates].sort() })).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.problem < b.problem ? -1 : a.problem > b.problem ? 1 : 0));
+  }
+
+  /** Throws UnverifiedFeatureRowsError when any row checked was refused. */
+  done(): void {
+    if (this.groups.size > 0) throw new UnverifiedFeatureRowsError(this.version, this.keys, this.refused());
+  }
+}
+
+/** A verifier of `version`'s rows with `signing`'s keys, or undefined without a key (nothing is checked). */
+export function featureRowVerifierOf(version: string, signing: RowSigning | undefined): FeatureRowVerifier | undefined {
+  const keys = verificationKeysOf(signing);
+  return keys === undefined ? undefined : new FeatureRowVerifier(version, keys);
 }

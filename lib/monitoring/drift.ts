@@ -231,6 +231,12 @@ export interface FeatureDriftReport {
   missingColumns: string[];
   /** How far the window's feature rows trail the bars, when the report looked; absent in reports stored before it did. */
   featureLag?: FeatureRowsLag;
+  /**
+   * With MODEL_SIGNING_KEY: the window's stored rows that no held key vouches for (edited in the
+   * database, unsigned, another key's). Drift is then `unavailable`, judged on nothing, and the
+   * features_unverified rule alerts. Absent when every row verified.
+   */
+  unverifiedRows?: { featureSet: string; rows: number; symbols: string[]; problems: string[] };
 }
 
 /** The conditions a drift needs, as a reason names them: every one that decides. */

@@ -7,6 +7,7 @@
  */
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
+import type { RowSigning } from '../registry/row-signature';
 import { getFeatureSetColumns, readFeatureRows } from '../store/features';
 import type { LiveFeatureWindow } from './drift';
 
@@ -21,7 +22,12 @@ export interface LiveWindowRequest {
   symbols?: readonly string[];
 }
 
-export async function readLiveFeatureWindow(store: Database, featureSetVersion: string, request: LiveWindowRequest): Promise<LiveFeatureWindow> {
+/**
+ * `verify`: the keys the rows are checked with (default the store handle's): with a key a row no held
+ * key vouches for refuses the whole window (UnverifiedFeatureRowsError), so no drift verdict is
+ * judged on rows edited in the database.
+ */
+export async function readLiveFeatureWindow(store: Database, featureSetVersion: string, request: LiveWindowRequest, verify?: RowSigning): Promise<LiveFeatureWindow> {
   if (!Number.isInteger(request.days) || request.days < 1) throw new BadInputError(`the live window needs a whole number of days ≥ 1, got ${request.days}`);
   const columns = await getFeatureSetColumns(store, featureSetVersion);
   if (!columns) throw new BadInputError(`feature set ${featureSetVersion} is not in the store; run the features step for it`);
@@ -35,7 +41,7 @@ export async function readLiveFeatureWindow(store: Database, featureSetVersion: 
   if (request.through !== undefined) q = q.where('date', '<=', request.through);
   const dates = (await q.orderBy('date', 'desc').limit(request.days).execute()).map((r) => r.date).reverse();
   if (dates.length === 0) return empty(dates);
-  const rows = await readFeatureRows(store, featureSetVersion, { from: dates[0], to: dates[dates.length - 1], ...(symbols ? { symbols } : {}) });
+  const rows = await readFeatureRows(store, featureSetVersion, { from: dates[0], to: dates[dates.length - 1], ...(symbols ? { symbols } : {}) }, verify ? { verify } : {});
   const dayOf = new Map(dates.map((d, i) => [d, i]));
   const p = columns.length;
   const values = new Float64Array(rows.length * p);

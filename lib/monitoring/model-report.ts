@@ -17,6 +17,7 @@ import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registr
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { profileRecordProblem, rowSignatureProblem, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
 import type { Database } from '../store/database';
+import { UnverifiedFeatureRowsError } from '../features/vector-signature';
 import { detectFeatureDrift, detectPredictionDrift, staleFeatureDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
 import { featureRowsLag, freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
 import { liveBookOf, recordedBacktestOptionsOf } from './live-book';
@@ -241,13 +242,19 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     drift = { status: 'unavailable', reason: why, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
   } else {
     try {
-      const live = await readLiveFeatureWindow(store, version.featureSetVersion, { days: windowDays, after: profile.period.to, ...(symbols ? { symbols } : {}) });
+      // Rows checked with the report's key (else the store handle's): no verdict from rows edited in the database.
+      const rowKeys = verify.signing?.signingKey !== undefined ? verify.signing : store.signing;
+      const live = await readLiveFeatureWindow(store, version.featureSetVersion, { days: windowDays, after: profile.period.to, ...(symbols ? { symbols } : {}) }, rowKeys);
       drift = detectFeatureDrift(profile, live, driftOptions);
       drift = { ...drift, reason: drift.reason + wholeStore };
     } catch (error) {
       // A feature set missing from this store is a fact to report, not a reason to stop monitoring the rest.
       if (!(error instanceof BadInputError)) throw error;
       drift = { status: 'unavailable', reason: error.message, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
+      // Forged or unsigned rows are not a missing feature set: the features_unverified rule says so.
+      if (error instanceof UnverifiedFeatureRowsError) {
+        drift.unverifiedRows = { featureSet: error.version, rows: error.rows, symbols: [...new Set(error.refused.map((g) => g.symbol))].slice(0, 20), problems: [...new Set(error.refused.map((g) => g.problem))].sort() };
+      }
     }
   }
 

@@ -113,6 +113,18 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(12 * HOUR),
     })
     .prefault({}),
+  /**
+   * With MODEL_SIGNING_KEY: feature rows of the drift window that no held key vouches for (edited in
+   * the database, unsigned, another key's). Drift is then `unavailable`, judged on nothing: a verdict
+   * from forged rows would raise a false data_drift (and a retrain) or silence a real one.
+   */
+  features_unverified: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   /** The stored copy of a served version's artifact is missing, or of another size or sha256 (lib/monitoring/served-artifacts.ts). */
   artifact_damaged: z
     .object({
@@ -296,6 +308,22 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
         message: `${report.model} v${report.version}${role}: ${drift.reason}. Run the training pipeline (it materialises the feature set through the newest bar), or find why its runs stopped`,
         evidence: { reportId: report.id, window: drift.window, ...lag },
         cooldownSeconds: rules.features_stale.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
+  }
+  // Rows no held key vouches for: drift was not judged on them; neither a reason to retrain nor to hold deployments (serving refuses such rows itself).
+  const unverified = drift.unverifiedRows;
+  if (rules.features_unverified.enabled && unverified) {
+    findings.push({
+      alert: {
+        rule: 'features_unverified',
+        severity: unverified.problems.every((p) => p === 'unsigned') ? 'warning' : rules.features_unverified.severity,
+        subject: featuresSubject(report.model, unverified.featureSet).slice(0, 255),
+        message: `${report.model} v${report.version}${role}: drift is not judged: ${drift.reason}`.slice(0, 4000),
+        evidence: { reportId: report.id, ...unverified },
+        cooldownSeconds: rules.features_unverified.cooldownSeconds,
       },
       retrain: false,
       blockDeployments: false,

@@ -2,8 +2,8 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import { fromLittleEndianFloat64, toLittleEndianFloat64 } from '../float64-bytes';
 import type { FeatureSet } from '../features/feature-set';
-import { signFeatureRow } from '../features/vector-signature';
-import { NO_ROW_SIGNING, type RowSigning } from '../registry/row-signature';
+import { FeatureRowVerifier, featureRowVerifierOf, signFeatureRow, type RefusedFeatureRows } from '../features/vector-signature';
+import { NO_ROW_SIGNING, verificationKeysOf, type RowSigning } from '../registry/row-signature';
 import type { Database } from './database';
 import type { DatabaseSchema } from './schema';
 
@@ -417,17 +417,64 @@ export interface FeatureRowQuery {
   to?: string;
 }
 
-/** Rows ordered by symbol then date. */
-export async function readFeatureRows(store: Database, version: string, query: FeatureRowQuery = {}): Promise<FeatureRow[]> {
-  const rows = await readFeatureRowBytes(store, version, query);
+/**
+ * How a read that computes from stored rows checks them: `verify`, the deployment's signing; default
+ * the store handle's (openDatabase's `signing`: the deployment's key as this process holds it). With a
+ * key every row read must carry a signature a held key gives it, else the read is refused once it is
+ * done, naming every refused row (UnverifiedFeatureRowsError); without one nothing is checked.
+ */
+export interface FeatureRowReadOptions {
+  verify?: RowSigning;
+}
+
+/** Rows ordered by symbol then date (checked as readFeatureRowBytes checks them). */
+export async function readFeatureRows(store: Database, version: string, query: FeatureRowQuery = {}, options: FeatureRowReadOptions = {}): Promise<FeatureRow[]> {
+  const rows = await readFeatureRowBytes(store, version, query, options);
   return rows.map((r) => ({ symbol: r.symbol, date: r.date, values: unpackValues(r.vals, `feature row ${r.symbol} ${r.date} (${version})`) }));
 }
 
-/** Rows ordered by symbol then date, their values as stored (packValues' bytes): for a caller that copies them straight into a matrix. */
-export async function readFeatureRowBytes(store: Database, version: string, query: FeatureRowQuery = {}): Promise<Array<{ symbol: string; date: string; vals: Uint8Array }>> {
-  let q = store.db.selectFrom('feature_rows').select(['symbol', 'date', 'vals']).where('version', '=', version);
+/**
+ * Rows ordered by symbol then date, their values as stored (packValues' bytes): for a caller that
+ * copies them straight into a matrix. With a key (FeatureRowReadOptions) each row's signature is
+ * checked over the bytes just read, one HMAC per row, before any is returned.
+ */
+export async function readFeatureRowBytes(store: Database, version: string, query: FeatureRowQuery = {}, options: FeatureRowReadOptions = {}): Promise<Array<{ symbol: string; date: string; vals: Uint8Array }>> {
+  const verifier = featureRowVerifierOf(version, options.verify ?? store.signing);
+  // The signature columns only when checked: a keyless read takes what a store migrated before them has.
+  let q = store.db.selectFrom('feature_rows').select(['symbol', 'date', 'vals', ...(verifier ? (['signature', 'signature_key_id'] as const) : [])]).where('version', '=', version);
   if (query.symbols && query.symbols.length > 0) q = q.where('symbol', 'in', [...query.symbols]);
   if (query.from) q = q.where('date', '>=', query.from);
   if (query.to) q = q.where('date', '<=', query.to);
-  return q.orderBy('symbol').orderBy('date').execute();
+  const rows = (await q.orderBy('symbol').orderBy('date').execute()) as Array<{ symbol: string; date: string; vals: Uint8Array; signature?: string | null; signature_key_id?: string | null }>;
+  if (verifier) {
+    for (const r of rows) verifier.check({ version, symbol: r.symbol, date: r.date, vals: r.vals, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null });
+    verifier.done();
+  }
+  return rows;
+}
+
+/** Symbols per read of unverifiedFeatureRows: bounds what is held at once (~310 KB of values per symbol-year of 61 columns). */
+const SYMBOLS_PER_CHECK = 25;
+
+/**
+ * The stored rows of `symbols` that no key of `signing` vouches for, grouped by symbol and problem
+ * (nothing without a key): what the features step recomputes and signs again. Read a few symbols at
+ * a time, one HMAC per row, the values not decoded.
+ */
+export async function unverifiedFeatureRows(store: Database, version: string, symbols: readonly string[], signing: RowSigning | undefined): Promise<{ refused: RefusedFeatureRows[]; checked: number; previousKey: number }> {
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined || symbols.length === 0) return { refused: [], checked: 0, previousKey: 0 };
+  const verifier = new FeatureRowVerifier(version, keys);
+  let checked = 0;
+  for (let i = 0; i < symbols.length; i += SYMBOLS_PER_CHECK) {
+    const rows = await store.db
+      .selectFrom('feature_rows')
+      .select(['symbol', 'date', 'vals', 'signature', 'signature_key_id'])
+      .where('version', '=', version)
+      .where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_CHECK))
+      .execute();
+    for (const r of rows) verifier.check({ version, ...r });
+    checked += rows.length;
+  }
+  return { refused: verifier.refused(), checked, previousKey: verifier.previousKey };
 }

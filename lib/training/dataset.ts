@@ -116,7 +116,9 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const featureMemory = memoryReach(storedSet);
   const [featureRows, series] = await Promise.all([
     // As stored: each row's bytes go straight into the matrix, with no array of its own in between.
-    readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
+    // Checked with the store's key as the bars are: a model trained on rows edited in the database
+    // would be registered validly signed (the point-in-time audit recomputes only a sample).
+    readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }, { verify: barChecking(store) }),
     // labels look past `to`: they need the later bars; checked with the store's key (a model is not trained on bars it does not vouch for)
     readBarSeries(store, { symbols: request.symbols }, { verify: barChecking(store) }),
   ]);

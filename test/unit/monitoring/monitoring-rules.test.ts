@@ -139,6 +139,22 @@ describe('monitoring rules', () => {
     expect(evaluateModelReport(report({ drift: { ...report().drift, featureLag: { ...featureLag, through: '2024-07-03', sessionsBehind: 2 } } }), rules).findings).toEqual([]);
   });
 
+  it('raises features_unverified for a drift window of rows no held key vouches for: drift not judged, no retrain, no hold', () => {
+    expect(rules.features_unverified).toMatchObject({ enabled: true, severity: 'critical', cooldownSeconds: 4 * 3600 });
+    const reason = '10 stored feature rows of feature set fs-1 are not vouched for by MODEL_SIGNING_KEY (key id 0123abcd), so nothing is computed from them: AAPL, 10 rows from 2024-06-20 to 2024-07-03';
+    const refused = (problems: string[]) => report({ drift: { ...report().drift, status: 'unavailable', reason, drifted: [], maxPsi: null, features: [], unverifiedRows: { featureSet: 'fs-1', rows: 10, symbols: ['AAPL'], problems } } });
+    expect(evaluateModelReport(refused(['edited']), rules).findings).toEqual([
+      {
+        alert: expect.objectContaining({ rule: 'features_unverified', severity: 'critical', subject: 'features fs-1 of model direction-5d', message: expect.stringMatching(/drift is not judged: 10 stored feature rows of feature set fs-1 are not vouched for/), evidence: expect.objectContaining({ reportId: 'mr-1', rows: 10, symbols: ['AAPL'] }) }),
+        retrain: false,
+        blockDeployments: false,
+      },
+    ]);
+    // Only unsigned rows: most likely a store from before signing, a warning.
+    expect(evaluateModelReport(refused(['unsigned']), rules).findings[0].alert.severity).toBe('warning');
+    expect(evaluateModelReport(refused(['edited']), parseMonitoringRules({ features_unverified: { enabled: false } })).findings).toEqual([]);
+  });
+
   it('honours disabled rules and custom severities and cool-downs', () => {
     const custom = parseMonitoringRules({ data_drift: { severity: 'info', cooldownSeconds: 60 }, data_stale: { enabled: false } });
     const evaluation = evaluateModelReport(
