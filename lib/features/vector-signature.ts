@@ -88,7 +88,8 @@ function badSignature(verdict: Exclude<ReturnType<typeof checkMac>, { state: 'va
  * computes from stored rows checks it: serving (lib/features/online-features.ts), and through
  * FeatureRowVerifier the dataset build, the drift monitor's live window and the features step
  * (lib/store/features.ts readFeatureRowBytes; materialize.ts repairs what fails). One HMAC of
- * ~0.5 KB a row, in the pass that reads the bytes: MEASURED_COST.
+ * ~0.5 KB a row, in the pass that reads the bytes: 16–21 µs a row with its two signature columns
+ * (470,000 rows of 61 columns from SQLite on a 2-core machine at load 8: +7.7–10 s on a 6.4–9.2 s read).
  */
 export const FEATURE_ROW_SCHEME = 'mlp-feature-row-v1';
 
@@ -172,12 +173,15 @@ const DATES_NAMED = 5;
  */
 export class UnverifiedFeatureRowsError extends BadInputError {
   override name = 'UnverifiedFeatureRowsError';
+  /** The id of the key the rows were checked with (the key itself is not kept: an error is logged whole). */
+  readonly keyId: string;
   constructor(
     readonly version: string,
-    readonly keys: VerificationKeys,
+    keys: VerificationKeys,
     readonly refused: readonly RefusedFeatureRows[],
   ) {
     super(unverifiedRowsMessage(version, keys, refused), 'FEATURE_ROWS_UNVERIFIED');
+    this.keyId = currentKeyId(keys);
   }
 
   get rows(): number {
@@ -221,7 +225,7 @@ export class FeatureRowVerifier {
   previousKey = 0;
   constructor(
     readonly version: string,
-    readonly keys: { signingKey: string; previousKeys: readonly string[] },
+    private readonly keys: { signingKey: string; previousKeys: readonly string[] },
   ) {}
 
   /** Whether the row is vouched for; a refused one is recorded. */
