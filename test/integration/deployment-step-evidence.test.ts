@@ -174,7 +174,14 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       // canary): 9 clusters of 5 feature dates, enough for the widening evidence to reach 1/alpha
       // (widening to 100%; 8 clusters at the very least, 4 could never get there).
       await m.requestDays(45, 3);
-      const paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || FINAL.includes(s.status));
+      const heldPassed = (s: DeploymentState) => s.status === 'paused-inconclusive' && s.step === 0 && s.analyses.at(-1)?.verdict === 'pass';
+      let paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || heldPassed(s) || FINAL.includes(s.status));
+      if (heldPassed(paused)) {
+        // A loaded machine sends step 1's requests for longer than its 15 s deadline: the step is held
+        // for a person and passes while held; a resume then moves on (every request has been sent).
+        await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+        paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || FINAL.includes(s.status));
+      }
       expect(paused.status).toBe('paused-inconclusive');
       expect(paused.challengerWeight).toBe(1);
       const stepOne = paused.analyses.filter((a) => a.weight === 0.5);
