@@ -46,6 +46,11 @@ export interface BookReturnEstimate {
   standardError: number;
   degreesOfFreedom: number;
   lags: number;
+  /**
+   * The squared standard error over the one of independent days (s²/n): how much the days'
+   * dependence widens a mean of this strategy's returns; absent in books stored before it was kept.
+   */
+  varianceInflation?: number;
 }
 
 /**
@@ -55,9 +60,17 @@ export interface BookReturnEstimate {
  * null) on fewer than 2 sessions.
  */
 export function bookReturnEstimateOf(netReturns: Float64Array, holdingDays: number): BookReturnEstimate {
-  const lags = Math.max(neweyWestDefaultLags(netReturns.length), Math.max(1, Math.round(holdingDays)) - 1);
+  const lags = Math.max(neweyWestDefaultLags(netReturns.length), 2 * (Math.max(1, Math.round(holdingDays)) - 1));
   const e = neweyWestMean(netReturns, { lags, evidence: true });
-  return { standardError: r4(e.standardError), degreesOfFreedom: e.degreesOfFreedom, lags: Math.min(lags, Math.max(0, netReturns.length - 1)) };
+  const n = netReturns.length;
+  let mean = 0;
+  for (const r of netReturns) mean += r;
+  mean /= n;
+  let ss = 0;
+  for (const r of netReturns) ss += (r - mean) ** 2;
+  const naive = n > 1 ? ss / (n - 1) / n : NaN;
+  const inflation = naive > 0 ? (e.standardError * e.standardError) / naive : NaN;
+  return { standardError: r4(e.standardError), degreesOfFreedom: e.degreesOfFreedom, lags: Math.min(lags, Math.max(0, n - 1)), ...(Number.isFinite(inflation) ? { varianceInflation: r4(inflation) } : {}) };
 }
 
 const r4 = (x: number) => roundSignificant(x, 4);
