@@ -1,5 +1,5 @@
 import { normalCdf } from '../../../lib/stats/normal';
-import { MIXTURE_PRECISION, meanAboveEvidence, meanBelowEvidence } from '../../../lib/stats/anytime-mean';
+import { MIXTURE_PRECISION, meanAboveEvidence, meanBelowEvidence, tMixtureEvidence } from '../../../lib/stats/anytime-mean';
 import { rng } from '../../../lib/random';
 
 describe('anytime-valid evidence about a clustered mean', () => {
@@ -36,5 +36,31 @@ describe('anytime-valid evidence about a clustered mean', () => {
       if (meanBelowEvidence(clusters, 0).evidence >= 20) crossed++;
     }
     expect(crossed / 400).toBeLessThanOrEqual(0.05);
+  });
+
+  it('sequential t: the closed-form Bayes factor, kept per side at its running maximum, within alpha under a normal null over every look', () => {
+    const xs = [1, 2, 0.5];
+    const bf = (n: number, t2: number) => (1 + n) ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * (1 + n)))) ** (n / 2);
+    const t2 = (v: number[]) => {
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      const s2 = v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1);
+      return (v.length * m * m) / s2;
+    };
+    const e = tMixtureEvidence(xs);
+    expect(e.current).toBeCloseTo(bf(3, t2(xs)), 12);
+    expect(e.above).toBeCloseTo(Math.max(1, bf(2, t2([1, 2])), bf(3, t2(xs))), 12);
+    expect(e.below).toBe(1);
+    expect(tMixtureEvidence(xs.map((x) => -x)).below).toBeCloseTo(e.above, 12);
+    expect(tMixtureEvidence([2, 2, 2]).above).toBeCloseTo(4 ** 1, 12); // t → ∞: (1 + n)^((n − 1)/2)
+    expect(() => tMixtureEvidence([1, NaN])).toThrow(/finite/);
+    // 2000 paths of 40 normal observations, looked at after each: either side reaching 20 at most 5%.
+    const next = rng(7);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+    let crossed = 0;
+    for (let path = 0; path < 2000; path++) {
+      const r = tMixtureEvidence(Array.from({ length: 40 }, () => 3 * normal()));
+      if (Math.max(r.above, r.below) >= 20) crossed++;
+    }
+    expect(crossed / 2000).toBeLessThanOrEqual(0.05);
   });
 });
