@@ -81,7 +81,7 @@ import { panelDayUnits, stratifiedMeanDifference } from '../stats/dependent-infe
 import { dependentProportionInterval, holmAdjusted } from '../stats/proportions';
 import { plural } from '../plural';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
-import { obrienFlemingBoundary, zOfOneSidedPValue } from '../stats/sequential';
+import { tMixtureEvidence } from '../stats/anytime-mean';
 import type { Interval } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
@@ -215,12 +215,23 @@ export interface AbComparison {
    * lags + 1 consecutive days, ⌈days/(lags + 1)⌉.
    */
   independentStretches: number;
-  /** Two-sided p-value of this look taken alone (fixed-sample). */
+  /** Two-sided p-value of this look taken alone (fixed-sample): shown, not what decides. */
   pValue: number;
-  /** Holm-adjusted over all comparisons with the control. */
+  /** Consecutive matured days per block of the anytime evidence: max(lags + 1, MIN_BLOCK_DAYS). */
+  blockDays: number;
+  /** Complete blocks (blockDays matured days each) the anytime evidence rests on. */
+  blocks: number;
+  /** Anytime-valid evidence (running maximum over the complete blocks) that the challenger is better, and that it is worse. */
+  evidenceBetter: number;
+  evidenceWorse: number;
+  /** min(1, 1/max(evidenceBetter, evidenceWorse)): valid however many looks are taken. */
+  anytimePValue: number;
+  /** Holm-adjusted anytime p-value over all comparisons with the control. */
   adjustedPValue: number;
-  /** Significant at this look: the adjusted p-value beyond the sequential boundary. */
+  /** Significant at this look: the adjusted anytime p-value at most alpha. */
   significant: boolean;
+  /** The side the evidence is on: 1 the challenger better, −1 worse. */
+  direction: 1 | -1;
 }
 
 export type AbDecision = 'continue' | 'stop-winner' | 'stop-no-difference';
@@ -235,13 +246,12 @@ export interface AbServingGuards {
   notes: string[];
 }
 
-/** Where this look stands in the test: what it takes to be significant now. */
+/** Where this look stands in the test, and what it takes to be significant. */
 export interface AbLook {
+  /** Share of the test's time elapsed (on the scale on which outcomes mature): shown, the decision does not depend on it. */
   informationFraction: number;
-  /** |z| a comparison must reach at this look (null before any outcome has matured: no crossing possible). */
-  boundaryZ: number | null;
-  /** The two-sided p-value that boundary stands for. */
-  nominalAlpha: number;
+  /** Evidence one comparison alone needs to be significant: 1/alpha (Holm asks more of the first of several). */
+  evidenceBound: number;
   start: string | null;
   deadline: string | null;
   analysedAt: string | null;
@@ -301,6 +311,7 @@ interface AbArm {
 
 const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const fmtEvidence = (e: number) => (e >= 1e6 ? e.toExponential(2) : e >= 100 ? e.toFixed(0) : e.toFixed(2));
 const DAY_MS = 86_400_000;
 const labelled = (u: AbUnit) => u.state === 0 || u.state === 1;
 /** The unit's hit: share of its requests that were right, failed ones counting as wrong. */
@@ -522,18 +533,58 @@ function lookOf(arms: readonly AbArm[], options: AbReportOptions, times: { start
     const span = deadlineMs - startMs - lagMs;
     t = span <= 0 ? 1 : Math.min(1, Math.max(0, (analysedMs - startMs - lagMs) / span));
   }
-  // α/2 each way: neither "B is better" nor "B is worse" is declared falsely more than α/2 of the time.
-  const boundary = obrienFlemingBoundary(options.alpha / 2, t);
   const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
   return {
-    informationFraction: boundary.informationFraction,
-    boundaryZ: Number.isFinite(boundary.z) ? boundary.z : null,
-    nominalAlpha: 2 * boundary.nominalAlpha,
+    informationFraction: t,
+    evidenceBound: 1 / options.alpha,
     start: iso(startMs),
     deadline: iso(deadlineMs),
     analysedAt: iso(analysedMs),
     maturationLagDays: lagMs === null ? null : lagMs / DAY_MS,
   };
+}
+
+/**
+ * Fewest consecutive matured days per block of the anytime evidence, whatever the lags: a symbol is
+ * served by one variant a day (the API routes by symbol and day), so a block needs several days for
+ * its symbols to have reached both; over 3 days, three in four do at an even split.
+ */
+export const MIN_BLOCK_DAYS = 3;
+
+/** Days per block with `lags`: past the labels' overlap (lags + 1), and at least MIN_BLOCK_DAYS. */
+export const blockDaysOf = (lags: number) => Math.max(lags + 1, MIN_BLOCK_DAYS);
+
+/**
+ * One observation per complete block of `blockDays` consecutive matured feature dates (by rank among
+ * the dates given; an incomplete last block waits): within each symbol that both groups reached in
+ * the block, the difference of their mean hits with weight w = n₀n₁/(n₀ + n₁); summed over the
+ * symbols and divided by √Σw, so that blocks with more symbols are not noisier. Contrasts within a
+ * symbol and block leave out the symbol's own level and, the days of each variant being drawn by the
+ * routing, have mean 0 for equally good models whatever the market did; rows of different blocks
+ * share no label window, so the blocks are independent.
+ */
+export function blockContrasts(rows: readonly { hit: number; group: 0 | 1; symbol: string; asOf: string }[], blockDays: number): number[] {
+  const days = dayIndexOf(rows.map((r) => r.asOf));
+  const complete = Math.floor(days.size / blockDays);
+  const cells = new Map<string, { n: [number, number]; hits: [number, number] }>();
+  for (const r of rows) {
+    const block = Math.floor((days.get(r.asOf) as number) / blockDays);
+    if (block >= complete) continue;
+    const key = `${block}\u0000${r.symbol}`;
+    let c = cells.get(key);
+    if (!c) cells.set(key, (c = { n: [0, 0], hits: [0, 0] }));
+    c.n[r.group]++;
+    c.hits[r.group] += r.hit;
+  }
+  const sums = Array.from({ length: complete }, () => ({ sum: 0, weight: 0 }));
+  for (const [key, c] of [...cells].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (c.n[0] === 0 || c.n[1] === 0) continue;
+    const w = (c.n[0] * c.n[1]) / (c.n[0] + c.n[1]);
+    const b = sums[Number(key.slice(0, key.indexOf('\u0000')))];
+    b.sum += w * (c.hits[1] / c.n[1] - c.hits[0] / c.n[0]);
+    b.weight += w;
+  }
+  return sums.filter((b) => b.weight > 0).map((b) => b.sum / Math.sqrt(b.weight));
 }
 
 /** Matured days a comparison needs with `lags`: two stretches of lags + 1 days, the second begun (two days without lags). */
@@ -543,7 +594,7 @@ const daysNeeded = (lags: number) => lags + 2;
  * The challenger against the control within the symbols both served, clustered by day; when it
  * cannot be estimated, why not (to follow "not compared yet: ").
  */
-function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbComparison, 'adjustedPValue' | 'significant'> | { untested: string } {
+function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbComparison, 'adjustedPValue' | 'significant' | 'direction'> | { untested: string } {
   const rows = [...control.units.filter(labelled).map((u) => ({ u, group: 0 })), ...challenger.units.filter(labelled).map((u) => ({ u, group: 1 }))];
   const inBoth = new Set(challenger.units.filter(labelled).map((u) => u.symbol));
   const shared = new Set(control.units.filter((u) => labelled(u) && inBoth.has(u.symbol)).map((u) => u.symbol));
@@ -564,6 +615,12 @@ function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbCompar
     lags === 0 ? day : { day, lags },
   );
   if (!Number.isFinite(e.estimate) || Number.isNaN(e.pValueTwoSided)) return { untested: `${challenger.variant}: no variance of its difference from ${control.variant} could be estimated over ${sharedDays} matured days` };
+  const blockDays = blockDaysOf(lags);
+  const blocks = blockContrasts(
+    rows.filter((r) => shared.has(r.u.symbol)).map((r) => ({ hit: hitOf(r.u), group: r.group as 0 | 1, symbol: r.u.symbol, asOf: r.u.asOf })),
+    blockDays,
+  );
+  const evidence = tMixtureEvidence(blocks);
   return {
     variant: challenger.variant,
     control: control.variant,
@@ -575,6 +632,11 @@ function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbCompar
     days: sharedDays,
     independentStretches: e.units,
     pValue: e.pValueTwoSided,
+    blockDays,
+    blocks: blocks.length,
+    evidenceBetter: evidence.above,
+    evidenceWorse: evidence.below,
+    anytimePValue: Math.min(1, 1 / Math.max(evidence.above, evidence.below)),
   };
 }
 
@@ -611,9 +673,9 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   const outcomes = arms.slice(1).map((arm) => compare(arms[0], arm, options.lags));
   const tested = outcomes.flatMap((c) => ('untested' in c ? [] : [c]));
   const untested = outcomes.flatMap((c) => ('untested' in c ? [c.untested] : []));
-  const adjusted = holmAdjusted(tested.map((c) => c.pValue));
-  // Beyond the boundary: the adjusted two-sided p-value's z against the look's critical z.
-  const comparisons: AbComparison[] = tested.map((c, i) => ({ ...c, adjustedPValue: adjusted[i], significant: look.boundaryZ !== null && zOfOneSidedPValue(adjusted[i] / 2) >= look.boundaryZ }));
+  // Holm on anytime p-values keeps the family-wise level over every look: it rests on a union bound.
+  const adjusted = holmAdjusted(tested.map((c) => c.anytimePValue));
+  const comparisons: AbComparison[] = tested.map((c, i) => ({ ...c, adjustedPValue: adjusted[i], significant: adjusted[i] <= alpha, direction: c.evidenceBetter >= c.evidenceWorse ? 1 : -1 }));
 
   const intervalNote = missingIntervals(variants, options.lags);
   const report = (decision: AbDecision, reasons: string[], winner?: string): AbReport => ({
@@ -645,16 +707,17 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   const guardNote = [...(guarded.size > 0 ? [`failing the serving guards (cannot win): ${[...guarded.values()].join('; ')}`] : []), ...unjudged.values()];
   if (guarded.size === challengers.length) return report('stop-winner', [`every challenger fails the serving guards, the control ${control.variant} is kept: ${[...guarded.values()].join('; ')}`], control.variant);
 
-  const boundaryText = look.boundaryZ !== null ? `|z| ≥ ${look.boundaryZ.toFixed(2)} at information fraction ${look.informationFraction.toFixed(2)}` : 'no crossing possible before any outcome has matured';
+  const boundaryText = `anytime evidence ≥ ${fmtEvidence(look.evidenceBound)}`;
   const untestedNote = untested.length > 0 ? [`not compared yet: ${untested.join('; ')}`] : [];
   const short = variants.filter((v) => v.matured < min);
   if (short.length > 0) return report('continue', [`waiting for ${min} matured symbol-days per variant: ${short.map((v) => `${v.variant} has ${v.matured}`).join(', ')}`, ...guardNote, ...untestedNote]);
 
-  const describe = (c: AbComparison) => `${c.variant} ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points vs ${c.control} on ${c.symbols} common symbols over ${c.days} days (z ${c.z === null ? '±∞' : c.z.toFixed(2)}, Holm p ${c.adjustedPValue.toFixed(4)}; boundary ${boundaryText})`;
+  const describe = (c: AbComparison) =>
+    `${c.variant} ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points vs ${c.control} on ${c.symbols} common symbols over ${c.days} days (${plural(c.blocks, 'block')} of ${c.blockDays} days: evidence better ${fmtEvidence(c.evidenceBetter)}, worse ${fmtEvidence(c.evidenceWorse)}, Holm anytime p ${c.adjustedPValue.toFixed(4)}; significant at ${boundaryText})`;
   // A lead is not a win before the challenger's health is judged: it waits for minServingPredictions.
-  const better = comparisons.filter((c) => c.significant && c.difference > 0 && !guarded.has(c.variant) && !unjudged.has(c.variant));
-  const waiting = comparisons.filter((c) => c.significant && c.difference > 0 && unjudged.has(c.variant));
-  const worse = comparisons.filter((c) => c.significant && c.difference < 0);
+  const better = comparisons.filter((c) => c.significant && c.direction > 0 && !guarded.has(c.variant) && !unjudged.has(c.variant));
+  const waiting = comparisons.filter((c) => c.significant && c.direction > 0 && unjudged.has(c.variant));
+  const worse = comparisons.filter((c) => c.significant && c.direction < 0);
   const hitRateOf = (name: string) => variants.find((v) => v.variant === name)?.hitRate ?? 0;
   const bestOf = (cs: AbComparison[]) => cs.reduce((a, c) => (hitRateOf(c.variant) > hitRateOf(a.variant) ? c : a));
   const reached = max !== undefined && variants.every((v) => v.matured >= max);
@@ -706,7 +769,7 @@ export function formatAbReport(report: AbReport): string {
   const { look } = report;
   const out = [
     `A/B report: control ${report.control}, α ${report.alpha} over all looks, decision after ${report.minSamplesPerVariant} matured symbol-days per variant${report.maxSamplesPerVariant !== null ? `, stop at ${report.maxSamplesPerVariant}` : ''}`,
-    `look at information fraction ${look.informationFraction.toFixed(2)}${look.deadline !== null ? ` (deadline ${look.deadline})` : ''}: significant beyond |z| ${look.boundaryZ !== null ? look.boundaryZ.toFixed(2) : '∞'}`,
+    `look at information fraction ${look.informationFraction.toFixed(2)}${look.deadline !== null ? ` (deadline ${look.deadline})` : ''}: significant at anytime evidence ≥ ${fmtEvidence(look.evidenceBound)}`,
     '',
     line(header),
     ...body.map(line),
@@ -715,7 +778,9 @@ export function formatAbReport(report: AbReport): string {
     out.push('', `vs ${report.control} (within common symbols, ${report.lags > 0 ? `rows up to ${report.lags} trading days apart dependent` : 'day-clustered'}${report.comparisons.length > 1 ? ', Holm-corrected' : ''}):`);
     for (const c of report.comparisons) {
       const stretches = report.lags > 0 ? ` (${c.independentStretches} independent stretches of ${report.lags + 1} days)` : '';
-      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points on ${c.symbols} symbols over ${c.days} days${stretches}, z ${c.z === null ? '±∞' : c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
+      out.push(
+        `  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points on ${c.symbols} symbols over ${c.days} days${stretches}, z ${c.z === null ? '±∞' : c.z.toFixed(2)}, p ${c.pValue.toFixed(4)} (this look alone); ${plural(c.blocks, 'block')} of ${c.blockDays} days, evidence better ${fmtEvidence(c.evidenceBetter)}, worse ${fmtEvidence(c.evidenceWorse)}, anytime p ${c.anytimePValue.toFixed(4)}, adjusted ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`,
+      );
     }
   }
   if (report.serving.length > 0) {

@@ -104,26 +104,26 @@ describe('A/B serving guards (errors, latency), judged as the canary\'s', () => 
   });
 
   it('declares no winner whose serving health is not judged yet, and says so', () => {
-    // B is right far more often, on matured symbol-days, but has served only 40 requests.
-    const rows = arms(40, { matured: true, right: (v, k) => (v === 'B' ? k % 10 < 9 : k % 10 < 3) });
-    const judged = abReport(rows, { variants: ['A', 'B'], minSamplesPerVariant: 30, minServingPredictions: 30, informationFraction: 1 });
+    // B is right far more often, on matured symbol-days (16 days: 5 blocks of 3 for the anytime evidence), but has served only 200 requests.
+    const rows = arms(200, { matured: true, right: (v, k) => (v === 'B' ? k % 10 < 9 : k % 10 < 3) });
+    const judged = abReport(rows, { variants: ['A', 'B'], minSamplesPerVariant: 30, informationFraction: 1 });
     expect(judged.comparisons[0].significant).toBe(true);
     expect(judged).toMatchObject({ decision: 'stop-winner', winner: 'B' });
-    const r = abReport(rows, { variants: ['A', 'B'], minSamplesPerVariant: 30, informationFraction: 1 });
+    const r = abReport(rows, { variants: ['A', 'B'], minSamplesPerVariant: 30, minServingPredictions: 250, informationFraction: 1 });
     expect(r.comparisons[0].significant).toBe(true);
     expect(r.decision).toBe('continue');
     expect(r.winner).toBeUndefined();
-    expect(r.reasons.join(' ')).toMatch(/B cannot win before its serving health is judged: serving guards inconclusive: 40 B predictions \(need 50;/);
+    expect(r.reasons.join(' ')).toMatch(/B cannot win before its serving health is judged: serving guards inconclusive: 200 B predictions \(need 250;/);
     expect(formatAbReport(r)).toMatch(/serving guards vs A[^]*B: inconclusive/);
   });
 
   it('does not name the best judged challenger winner while a better one waits for its serving health', () => {
-    // Three variants on alternate symbol-days: A right 3 in 10, B 6 in 10 (300 requests each), C always (40 requests).
+    // Three variants on alternate symbol-days: A right 3 in 10, B 6 in 10 (300 requests each), C always (150 requests, over 18 days).
     const rows: PredictionWithOutcome[] = [];
-    for (const [slot, variant, n, right] of [[0, 'A', 300, 3], [1, 'B', 300, 6], [2, 'C', 40, 10]] as const) {
+    for (const [slot, variant, n, right] of [[0, 'A', 300, 3], [1, 'B', 300, 6], [2, 'C', 150, 10]] as const) {
       for (let k = 0; k < n; k++) rows.push({ ...row({ request: 10_000 * (slot + 1) + k, variant, right: k % 10 < right, ...symbolDayOf(3 * k + slot) }), latencyUs: 300 });
     }
-    const options = { variants: ['A', 'B', 'C'], minSamplesPerVariant: 30, informationFraction: 1 };
+    const options = { variants: ['A', 'B', 'C'], minSamplesPerVariant: 30, minServingPredictions: 200, informationFraction: 1 };
     const r = abReport(rows, options);
     expect(r.comparisons.map((c) => [c.variant, c.significant])).toEqual([
       ['B', true],
@@ -135,8 +135,8 @@ describe('A/B serving guards (errors, latency), judged as the canary\'s', () => 
     ]);
     expect(r.decision).toBe('continue');
     expect(r.reasons[0]).toMatch(/^B beats the control A, but C has the higher hit rate and its serving health is not judged yet/);
-    expect(abReport(rows, { ...options, minServingPredictions: 40 })).toMatchObject({ decision: 'stop-winner', winner: 'C' });
+    expect(abReport(rows, { ...options, minServingPredictions: 150 })).toMatchObject({ decision: 'stop-winner', winner: 'C' });
     // At the maximum the test ends with the best judged one.
-    expect(abReport(rows, { ...options, maxSamplesPerVariant: 40 })).toMatchObject({ decision: 'stop-winner', winner: 'B' });
+    expect(abReport(rows, { ...options, maxSamplesPerVariant: 150 })).toMatchObject({ decision: 'stop-winner', winner: 'B' });
   });
 });
