@@ -52,22 +52,36 @@
  * 12–15% of simulated tests of 10–15 matured days); with fewer than two stretches it has none, and
  * the reasons say so.
  *
- * Stopping. The report is read at every analysis of a running test, and testing each look at α
- * ("peeking") inflates the false-positive rate with every look (daily looks over two weeks: about
- * 3–4×α). A comparison is significant only beyond the continuous-monitoring O'Brien–Fleming
- * boundary (lib/stats/sequential.ts), |z| ≥ Φ⁻¹(1 − α/4)/√t at information fraction t, which keeps
- * the chance of a false decision over all looks, however many and whenever taken, within α (α/2
- * each way). t is the elapsed share of the test's time, measured on the scale on which outcomes
- * mature: with the newest matured feature date `lag` behind the newest feature date,
- * t = (analysedAt − lag − start) / (deadline − lag − start), clamped to [0, 1]. `start`, `deadline`
- * and `analysedAt` should be passed by the caller (the deployment workflow knows its A/B split time
- * and deadline); without them start is `since` (or the first request), the deadline start + 14 days
- * (the plan's default) and analysedAt now (in memory: the last request). `informationFraction`
- * overrides it all. No decision is made before every variant has minSamplesPerVariant matured
- * symbol-days; maxSamplesPerVariant ends a test that has found nothing by then ("stop-no-difference").
+ * Stopping. The report is read at every analysis of a running test (the workflow's default: every
+ * hour), so a comparison is significant only on evidence valid however many looks are taken and
+ * whenever. Each challenger's matured symbol-days in common symbols are cut into blocks of
+ * blockDaysOf(lags) = max(lags + 1, MIN_BLOCK_DAYS) consecutive matured feature dates; each complete
+ * block gives one observation, the within-symbol difference of mean hits (blockContrasts), and the
+ * observations feed the sequential t-test (lib/stats/anytime-mean.ts, tMixtureEvidence), whose chance
+ * of ever reaching 1/α for equally good models is at most α: per side its running maximum
+ * (evidenceBetter, evidenceWorse), the anytime p-value min(1, 1/max of the two). Blocks longer than
+ * the labels' overlap share no label window, and the routing draws each symbol's days, so the blocks
+ * are independent with mean 0 for equal models. Before, a Student-t p of the panel variance below
+ * (few effective units: ~days/(2·lags + 1)) was converted to z and compared with a continuous
+ * O'Brien–Fleming boundary for a statistic of known variance; the noisy variance moved from look to
+ * look, late looks acted like separate tests, and daily looks decided between equal models with
+ * 5-session labels in 10–13% of simulated 40-day tests at α 5% (one final look 1.7–4.7%); now in
+ * 1.7% (100 symbols, even split, 60 tests) and 1.0% (20 symbols, B 10%, 100 tests). The price is power, since a few weeks of
+ * 5-day labels are only a few blocks: a B 10 points better was found within 40 days in 55% of
+ * tests of 100 symbols at an even split (85% before, with its inflated level) and 8% of 20 symbols
+ * with B at 10% (28%); 5 points better in 12% and 3% (38% and 18%). The fixed-sample estimate
+ * (difference, standardError, z, pValue, with the panel variance below) stays in the report to read;
+ * it decides nothing. `start`, `deadline` and `analysedAt` give the look's informationFraction (the
+ * share of the test's time elapsed, on the scale on which outcomes mature: with the newest matured
+ * feature date `lag` behind the newest feature date, t = (analysedAt − lag − start) /
+ * (deadline − lag − start), clamped to [0, 1]; without them start is `since` or the first request,
+ * the deadline start + 14 days, analysedAt now or the last request; `informationFraction` overrides
+ * it): shown, not used by the decision. No decision is made before every variant has
+ * minSamplesPerVariant matured symbol-days; maxSamplesPerVariant ends a test that has found nothing
+ * by then ("stop-no-difference").
  *
- * With more than two variants, Holm's correction keeps the family-wise error of the comparisons
- * against the control at α. Challengers are not tested against each other: when several beat the
+ * With more than two variants, Holm's correction on the anytime p-values keeps the family-wise error
+ * of the comparisons against the control at α over all looks. Challengers are not tested against each other: when several beat the
  * control, the one with the highest observed hit rate is named winner (while that one's serving
  * health is not judged yet, the test continues; at maxSamplesPerVariant the best judged one wins);
  * when none beats it and every challenger is significantly worse (or fails a guard), the control
