@@ -335,6 +335,25 @@ describe('A/B report on labels whose windows overlap (lags = horizon − 1)', ()
     expect(falseDecisions({ symbols: 20, days: 30, shareA: 0.5 }, 40)).toBeLessThanOrEqual(0.05);
   });
 
+  it('withdraws a challenger wrong on every outcome after 4 blocks of 5 matured days, and not on 3', () => {
+    // 24 symbols a day, each answered by both arms: A right on every symbol-day, B wrong.
+    const rows = (days: number) =>
+      Array.from({ length: days }, (_, d) =>
+        Array.from({ length: 24 }, (_, s) => [
+          { ...row({ request: 100 * d + 2 * s, variant: 'A', right: true, symbol: `S${s}`, asOf: dayOf(d) }), version: 1 },
+          { ...row({ request: 100 * d + 2 * s + 1, variant: 'B', right: false, symbol: `S${s}`, asOf: dayOf(d) }), version: 2 },
+        ]),
+      ).flat(2);
+    const decide = (days: number) => abReport(rows(days), { variants: ['A', 'B'], versions: [1, 2], minSamplesPerVariant: 20, lags: 4 });
+    const three = decide(15);
+    expect(three.comparisons[0]).toMatchObject({ blocks: 3, difference: -1 });
+    expect(three.decision).toBe('continue');
+    const four = decide(20);
+    expect(four.comparisons[0]).toMatchObject({ blocks: 4, difference: -1 });
+    expect(four.comparisons[0].evidenceWorse).toBeGreaterThanOrEqual(20);
+    expect(four).toMatchObject({ decision: 'stop-winner', winner: 'A' });
+  });
+
   it('still finds a challenger 10 points better over 60 days', () => {
     // Over 40 days (8 blocks of 5) 47.5% of these tests; the blocks are what the evidence counts.
     expect(stops({ symbols: 40, days: 60, shareA: 0.5, edge: 0.2 }, 4, 40)).toBeGreaterThanOrEqual(0.5);

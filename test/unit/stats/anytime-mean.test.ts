@@ -1,5 +1,5 @@
 import { normalCdf } from '../../../lib/stats/normal';
-import { MIXTURE_PRECISION, meanAboveEvidence, meanBelowEvidence, tMixtureEvidence } from '../../../lib/stats/anytime-mean';
+import { MIXTURE_PRECISION, T_MIXTURE_G, meanAboveEvidence, meanBelowEvidence, tMixtureEvidence } from '../../../lib/stats/anytime-mean';
 import { rng } from '../../../lib/random';
 
 describe('anytime-valid evidence about a clustered mean', () => {
@@ -40,7 +40,8 @@ describe('anytime-valid evidence about a clustered mean', () => {
 
   it('sequential t: the closed-form Bayes factor, kept per side at its running maximum, within alpha under a normal null over every look', () => {
     const xs = [1, 2, 0.5];
-    const bf = (n: number, t2: number) => (1 + n) ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * (1 + n)))) ** (n / 2);
+    const g = T_MIXTURE_G;
+    const bf = (n: number, t2: number) => (1 + n * g) ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * (1 + n * g)))) ** (n / 2);
     const t2 = (v: number[]) => {
       const m = v.reduce((a, b) => a + b, 0) / v.length;
       const s2 = v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1);
@@ -51,7 +52,11 @@ describe('anytime-valid evidence about a clustered mean', () => {
     expect(e.above).toBeCloseTo(Math.max(1, bf(2, t2([1, 2])), bf(3, t2(xs))), 12);
     expect(e.below).toBe(1);
     expect(tMixtureEvidence(xs.map((x) => -x)).below).toBeCloseTo(e.above, 12);
-    expect(tMixtureEvidence([2, 2, 2]).above).toBeCloseTo(4 ** 1, 12); // t → ∞: (1 + n)^((n − 1)/2)
+    expect(tMixtureEvidence([2, 2, 2]).above).toBeCloseTo((1 + 3 * g) ** 1, 12); // t → ∞: (1 + n·g)^((n − 1)/2)
+    // However clear, 3 observations stay short of 1/α = 20 at α 5%, and 4 reach it.
+    expect(tMixtureEvidence([2, 2, 2]).above).toBeLessThan(20);
+    expect(tMixtureEvidence([2, 2, 2, 2]).above).toBeGreaterThanOrEqual(20);
+    expect(tMixtureEvidence([2, 2, 2, 2], 1).above).toBeLessThan(20); // unit information: 5 needed
     expect(() => tMixtureEvidence([1, NaN])).toThrow(/finite/);
     // 2000 paths of 40 normal observations, looked at after each: either side reaching 20 at most 5%.
     const next = rng(7);
