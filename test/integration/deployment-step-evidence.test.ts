@@ -428,8 +428,10 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       await waitFor(handle, 'the A/B test', (s) => s.status === 'ab-test' && s.challengerWeight === 0.5);
       const paused = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
       expect(paused).toMatchObject({ status: 'paused', challengerWeight: 0.5 });
-      // B keeps its half of the traffic while paused, and predicts every outcome wrong.
-      await m.requestDays(8, 4);
+      // B keeps its half of the traffic while paused, and predicts every outcome wrong. With 5-session
+      // labels the report decides on blocks of 5 matured days, and no 3 blocks reach 1/alpha however
+      // clear (lib/stats/anytime-mean.ts): 20 days make the 4 it needs.
+      await m.requestDays(20, 4);
       await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
       const state = await handle.result();
       await recordHistory(env, 'deployment-v2-ab-paused-kept-champion', handle.workflowId);
