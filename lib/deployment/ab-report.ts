@@ -66,8 +66,10 @@
  * O'Brien–Fleming boundary for a statistic of known variance; the noisy variance moved from look to
  * look, late looks acted like separate tests, and daily looks decided between equal models with
  * 5-session labels in 10–13% of simulated 40-day tests at α 5% (one final look 1.7–4.7%); now in
- * 1.7% (100 symbols, even split, 60 tests) and 1.0% (20 symbols, B 10%, 100 tests). The price is power, since a few weeks of
- * 5-day labels are only a few blocks: a B 10 points better was found within 40 days in 55% of
+ * 1.7% (100 symbols, even split, 60 tests) and 1.0% (20 symbols, B 10%, 100 tests). No comparison
+ * is significant on fewer than 4 complete blocks however clear (the t-test takes its scale from
+ * them; anytime-mean.ts, T_MIXTURE_G): a challenger wrong on every outcome loses on the 4th.
+ * The price is power, since a few weeks of 5-day labels are only a few blocks: a B 10 points better was found within 40 days in 55% of
  * tests of 100 symbols at an even split (85% before, with its inflated level) and 8% of 20 symbols
  * with B at 10% (28%); 5 points better in 12% and 3% (38% and 18%). The fixed-sample estimate
  * (difference, standardError, z, pValue, with the panel variance below) stays in the report to read;
