@@ -3,20 +3,8 @@
  * whole number from 1 to 10000", for 0 and 2.5 alike (a message given to zod's base type alone would
  * say "must be a number" of 0, sending the operator after a typo that is not there).
  */
+import { decimalValue } from '../lib/decimal-number';
 import { lazy } from './lazy';
-
-/**
- * Decimal notation, as a person types a count or a number of seconds. Number() alone also reads
- * "0x10" as 16, "0b11", "1e3" and "Infinity", and "" or " " as 0: `--limit=0x10` listed 16 rows and
- * `--shadow-seconds ""` asked for no shadow phase.
- */
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
-
-/** A flag's text as its number; any other text as NaN, which the number schema refuses with the flag's message. */
-function decimalValue(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  return DECIMAL.test(value) ? Number(value) : Number.NaN;
-}
 
 /** The values a numeric flag takes: whole numbers only (`int`), at least `min`, at most `max`, above `above` (a pace, a factor). */
 export interface NumberFlagRange {

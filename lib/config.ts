@@ -5,7 +5,8 @@ import { isSecretName, redactDeep, redactUrl } from './redact';
 import { parseS3Url, type ArtifactLocation } from './artifacts/location';
 import { DEFAULT_FRESHNESS_OPTIONS } from './monitoring/freshness';
 import { MIN_SIGNING_KEY_LENGTH, type RowSigning } from './registry/row-signature';
-import { verbatimValueProblem } from './verbatim-value';
+import { decimalValue } from './decimal-number';
+import { blankAtEndsProblem, verbatimValueProblem } from './verbatim-value';
 
 /**
  * The one typed configuration of every process (worker, CLI, scripts), read from environment variables.
@@ -181,6 +182,26 @@ function verbatim<T extends z.ZodType<unknown, string>>(schema: T) {
     .pipe(schema);
 }
 
+/** A variable that names something (namespace, stream, group, region): as written, without blank space at its ends. */
+function nameVar(max = 200) {
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = blankAtEndsProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .pipe(z.string().min(1).max(max));
+}
+
+/**
+ * A whole-number variable in decimal notation only, as command-line flags take (lib/decimal-number.ts):
+ * z.coerce.number read "0x0", "0b0" and " " as 0, which turned a rate limit or a cache off.
+ * `expected` is the message for every refusal, so 0x10 and 2.5 alike say which values are taken.
+ */
+function wholeNumberVar(expected: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(decimalValue, z.number({ error: expected }).int(expected).min(min, expected).max(max, expected));
+}
+
 /**
  * A URL fetched or shown as a link: http: or https: only. z.url() alone takes any scheme, so a
  * webhook at ftp:, mailto: or file: failed every delivery, and TEMPORAL_UI_URL=javascript:… was
@@ -241,7 +262,7 @@ export const DEFAULT_API_FEATURE_CACHE_MS = 1000;
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_NAMESPACE: nameVar().default('default'),
   TEMPORAL_UI_URL: httpUrl('http://127.0.0.1:8233').default('http://127.0.0.1:8233'),
   DATA_DIR: verbatim(z.string().min(1)).default(REPO_DATA_DIR),
   DATABASE_URL: verbatim(databaseUrl).optional(),
@@ -258,12 +279,12 @@ const envSchema = z.object({
     }, 'expected s3://bucket[/prefix] (bucket: 3-63 lower-case letters, digits, dots, hyphens)'),
   ).optional(),
   S3_ENDPOINT: httpUrl('http://127.0.0.1:7070').optional(),
-  S3_REGION: z.string().min(1).optional(),
+  S3_REGION: nameVar().optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
-  S3_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1, 'expected a whole number of milliseconds, at least 1').optional(),
-  S3_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1, 'expected a whole number of milliseconds, at least 1').optional(),
+  S3_CONNECT_TIMEOUT_MS: wholeNumberVar('expected a whole number of milliseconds, at least 1', 1).optional(),
+  S3_IDLE_TIMEOUT_MS: wholeNumberVar('expected a whole number of milliseconds, at least 1', 1).optional(),
   ARTIFACT_CACHE_DIR: verbatim(z.string().min(1)).optional(),
-  ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
+  ARTIFACT_CACHE_MAX_MB: wholeNumberVar('expected a whole number of megabytes, at least 1', 1).optional(),
   MODEL_SIGNING_KEY: z
     .string()
     .superRefine((value, ctx) => {
@@ -278,16 +299,16 @@ const envSchema = z.object({
     .pipe(z.array(z.string().min(MIN_SIGNING_KEY_LENGTH, `expected keys of at least ${MIN_SIGNING_KEY_LENGTH} characters, separated by commas`)))
     .optional(),
   METRICS_ADDRESS: listenAddress.default('127.0.0.1:9464'),
-  TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+  TRAINING_CONCURRENCY: wholeNumberVar('expected a whole number of threads from 1 to 256', 1, 256).optional(),
   API_ADDRESS: listenAddress.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
-  API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(DEFAULT_API_FEATURE_CACHE_MS),
-  API_FEATURE_GRACE_MINUTES: z.coerce.number({ message: GRACE_MINUTES_EXPECTED }).int(GRACE_MINUTES_EXPECTED).min(0, GRACE_MINUTES_EXPECTED).max(24 * 60, GRACE_MINUTES_EXPECTED).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
+  API_FEATURE_CACHE_MS: wholeNumberVar(FEATURE_CACHE_MS_EXPECTED, 0).default(DEFAULT_API_FEATURE_CACHE_MS),
+  API_FEATURE_GRACE_MINUTES: wholeNumberVar(GRACE_MINUTES_EXPECTED, 0, 24 * 60).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
 
   APP_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: httpUrl('https://hooks.slack.com/services/…').optional(),
-  STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
-  STREAM_GROUP: z.string().min(1).max(200).default('bar-ingest'),
+  STREAM_KEY: nameVar().default('bars:live'),
+  STREAM_GROUP: nameVar().default('bar-ingest'),
   STREAM_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9466'),
 });
 
@@ -403,7 +424,7 @@ export function printableConfig(config: AppConfig): Record<string, unknown> {
   return redactDeep(config) as Record<string, unknown>;
 }
 
-const perMinute = z.coerce.number().int().min(0, 'expected a whole number of requests per minute, 0 for no limit');
+const perMinute = wholeNumberVar('expected a whole number of requests per minute, 0 for no limit', 0);
 const apiRateLimitsSchema = z.object({
   API_RATE_LIMIT_AUTH_FAILURES: perMinute.default(DEFAULT_API_RATE_LIMITS.authFailuresPerAddress),
   API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: perMinute.default(DEFAULT_API_RATE_LIMITS.predictionsPerToken),
@@ -412,11 +433,8 @@ const apiRateLimitsSchema = z.object({
 
 /** The prediction API's rate limits (only the API process reads them). */
 export function loadApiRateLimits(env: NodeJS.ProcessEnv = process.env): ApiRateLimits {
-  const parsed = apiRateLimitsSchema.safeParse(withoutEmpty(env));
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid configuration; fix these environment variables:\n${parsed.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])] ?? '')}: ${i.message}`).join('\n')}`);
-  }
-  const e = parsed.data;
+  // Through parseEnvironment like every other variable: " " is refused, not read as 0 (no limit).
+  const e = parseEnvironment(apiRateLimitsSchema, env);
   return { authFailuresPerAddress: e.API_RATE_LIMIT_AUTH_FAILURES, predictionsPerToken: e.API_RATE_LIMIT_PREDICTIONS_PER_TOKEN, predictionsPerAddress: e.API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS };
 }
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadConfig, loadObjectStoreSettings } from '../../lib/config';
+import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadApiRateLimits, loadConfig, loadObjectStoreSettings } from '../../lib/config';
 import { signingKeyId } from '../../lib/registry/row-signature';
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
@@ -356,5 +356,85 @@ describe('signing keys with blank space at their ends or a comma', () => {
     expect(config.modelSigningPreviousKeys).toEqual([`${secret}\n`, `x,${secret}`]);
     expect(() => loadConfig({ MODEL_SIGNING_KEY: secret, MODEL_SIGNING_PREVIOUS_KEYS: '["short"]' })).toThrow(/MODEL_SIGNING_PREVIOUS_KEYS=\(secret, not shown\): .*at least 32 characters/);
     expect(() => loadConfig({ MODEL_SIGNING_KEY: secret, MODEL_SIGNING_PREVIOUS_KEYS: `["${secret}"` })).toThrow(/MODEL_SIGNING_PREVIOUS_KEYS=\(secret, not shown\): starts with "\[" but is not a JSON list of strings/);
+  });
+});
+
+describe('numeric variables', () => {
+  it.each([
+    ['API_FEATURE_CACHE_MS', '0b0'],
+    ['API_FEATURE_CACHE_MS', '0x3e8'],
+    ['API_FEATURE_GRACE_MINUTES', '0x78'],
+    ['API_FEATURE_GRACE_MINUTES', '\n120'],
+    ['TRAINING_CONCURRENCY', '0x2'],
+    ['TRAINING_CONCURRENCY', 'Infinity'],
+    ['S3_CONNECT_TIMEOUT_MS', '5e3'],
+    ['S3_IDLE_TIMEOUT_MS', '0o17'],
+    ['ARTIFACT_CACHE_MAX_MB', ' 2048 '],
+  ])('take decimal notation only, as command-line flags do: %s=%j is refused naming the variable', (name, value) => {
+    const lines = configError({ [name]: value }).message.split('\n').slice(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^  ${name}=${JSON.stringify(value).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}: expected a whole number`));
+  });
+
+  it('still read decimal numbers, a leading + included', () => {
+    expect(loadConfig({ TRAINING_CONCURRENCY: '+4', API_FEATURE_CACHE_MS: '250', S3_CONNECT_TIMEOUT_MS: '5000' })).toMatchObject({ trainingConcurrency: 4, apiFeatureCacheMs: 250 });
+    expect(loadObjectStoreSettings({ S3_CONNECT_TIMEOUT_MS: '5000', S3_IDLE_TIMEOUT_MS: '60000' })).toMatchObject({ connectTimeoutMs: 5000, idleTimeoutMs: 60000 });
+  });
+});
+
+describe('API rate limits', () => {
+  function rateLimitError(env: NodeJS.ProcessEnv): ConfigError {
+    try {
+      loadApiRateLimits(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return err as ConfigError;
+    }
+    throw new Error(`loadApiRateLimits accepted ${JSON.stringify(env)}`);
+  }
+
+  it('read decimal numbers, 0 for no limit, and fall back to the defaults when unset or empty', () => {
+    expect(loadApiRateLimits({})).toEqual({ authFailuresPerAddress: 30, predictionsPerToken: 60_000, predictionsPerAddress: 120_000 });
+    expect(loadApiRateLimits({ API_RATE_LIMIT_AUTH_FAILURES: '', API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0', API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS: '500' })).toEqual({ authFailuresPerAddress: 30, predictionsPerToken: 0, predictionsPerAddress: 500 });
+  });
+
+  it.each([
+    ['API_RATE_LIMIT_AUTH_FAILURES', ' '],
+    ['API_RATE_LIMIT_AUTH_FAILURES', '\t'],
+    ['API_RATE_LIMIT_PREDICTIONS_PER_TOKEN', '  '],
+  ])('refuse %s=%j (blank space), naming the variable, rather than reading 0 and switching the limit off', (name, value) => {
+    expect(rateLimitError({ [name]: value }).message).toBe(`Invalid configuration; fix these environment variables:\n  ${name}: holds only blank space; unset it (or leave it empty) for the default, or give a value`);
+  });
+
+  it.each([
+    ['API_RATE_LIMIT_AUTH_FAILURES', '0x0'],
+    ['API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS', '0x0'],
+    ['API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS', '0b0'],
+    ['API_RATE_LIMIT_AUTH_FAILURES', '1e1'],
+    ['API_RATE_LIMIT_AUTH_FAILURES', '30/min'],
+    ['API_RATE_LIMIT_AUTH_FAILURES', '-1'],
+  ])('refuse %s=%j, naming the variable and the values it takes', (name, value) => {
+    expect(rateLimitError({ [name]: value }).message).toBe(`Invalid configuration; fix these environment variables:\n  ${name}=${JSON.stringify(value)}: expected a whole number of requests per minute, 0 for no limit`);
+  });
+
+  it('refuse a hexadecimal per-token limit too (its value unshown, as of every variable named like a secret)', () => {
+    expect(rateLimitError({ API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0b0' }).message).toBe('Invalid configuration; fix these environment variables:\n  API_RATE_LIMIT_PREDICTIONS_PER_TOKEN=(secret, not shown): expected a whole number of requests per minute, 0 for no limit');
+  });
+});
+
+describe('variables that name things', () => {
+  it.each([
+    ['TEMPORAL_NAMESPACE', ' default'],
+    ['TEMPORAL_NAMESPACE', 'default\n'],
+    ['STREAM_KEY', 'bars:live '],
+    ['STREAM_GROUP', '\tbar-ingest'],
+    ['S3_REGION', 'us-east-1 '],
+  ])('refuse %s=%j with blank space at an end, naming the variable, rather than keep it verbatim', (name, value) => {
+    const lines = configError({ [name]: value }).message.split('\n').slice(1);
+    expect(lines).toEqual([`  ${name}=${JSON.stringify(value)}: has blank space before or after it, which would be part of the value; remove the space`]);
+  });
+
+  it('keep names as given otherwise', () => {
+    expect(loadConfig({ TEMPORAL_NAMESPACE: 'team-a', STREAM_KEY: 'bars:live:eu', STREAM_GROUP: 'ingest 2' })).toMatchObject({ temporalNamespace: 'team-a', streamKey: 'bars:live:eu', streamGroup: 'ingest 2' });
   });
 });
