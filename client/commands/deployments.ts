@@ -38,18 +38,49 @@ const deployFlagsSchema = () => {
 });
 };
 
+/** A --plan file's JSON object, or an Error naming the file and why it is not one (unreadable, not JSON, null, a list…). */
+function readPlanFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`deploy: cannot read deployment plan ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  let plan: unknown;
+  try {
+    plan = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`deploy: deployment plan ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) {
+    const got = plan === null ? 'null' : Array.isArray(plan) ? 'a list' : `a ${typeof plan}`;
+    throw new Error(`deploy: deployment plan ${file}: a deployment plan is a JSON object such as {"canary": {"steps": [5, 25, 50, 100]}}, got ${got}`);
+  }
+  return plan as Record<string, unknown>;
+}
+
 /** The deployment request from CLI flags (a --plan JSON file first, flags on top), validated. */
 export function deploymentRequestFromFlags(model: string, version: string, raw: unknown): DeploymentRequest {
   const parsed = deployFlagsSchema().safeParse(raw);
   if (!parsed.success) throw new Error(`deploy: ${describeValidationError(parsed.error)}`);
   const f = parsed.data;
-  const base = f.plan ? (JSON.parse(readFileSync(f.plan, 'utf8')) as Record<string, unknown>) : {};
+  const base = f.plan ? readPlanFile(f.plan) : {};
+  // The command's model and version are what is deployed: a plan naming others was a plan for another deployment.
+  const planVersion = base.challengerVersion;
+  if ((base.model !== undefined && base.model !== model) || (planVersion !== undefined && String(planVersion) !== version)) {
+    throw new Error(`deploy: ${f.plan} names model ${JSON.stringify(base.model ?? model)} and challengerVersion ${JSON.stringify(planVersion ?? version)}, but the command deploys ${model} v${version}; drop them from the plan or deploy what it names`);
+  }
   // A flag the mode does not read is refused, not ignored: --steps on an A/B test changed nothing.
   const mode = f.mode ?? (base.mode === 'ab' ? 'ab' : 'canary');
   const canaryFlags = [['--steps', f.steps], ['--passes-per-step', f.passesPerStep], ['--step-deadline-seconds', f.stepDeadlineSeconds], ['--failure-limit', f.failureLimit]] as const;
   const given = canaryFlags.filter(([, v]) => v !== undefined).map(([name]) => name);
   if (mode === 'ab' && given.length > 0) throw new Error(`deploy: ${given.join(', ')} ${given.length > 1 ? 'are canary settings' : 'is a canary setting'}, not read in an A/B test (--mode ab)`);
   if (mode === 'canary' && f.abWeight !== undefined) throw new Error('deploy: --ab-weight is an A/B setting, not read by a canary (give --mode ab)');
+  // Flags are merged into these sections, so each must be an object: "canary": null was read as the defaults.
+  for (const section of ['canary', 'ab'] as const) {
+    const value = base[section];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) throw new Error(`deploy: deployment plan ${f.plan}: "${section}" must be a JSON object, got ${JSON.stringify(value)}`);
+  }
   const canary = { ...((base.canary as object | undefined) ?? {}) } as Record<string, unknown>;
   const ab = { ...((base.ab as object | undefined) ?? {}) } as Record<string, unknown>;
   if (f.steps) canary.steps = f.steps;

@@ -92,7 +92,8 @@ import { shiftAgainstProfile, shiftAgainstReference, type ScoreShift } from './s
 
 export type { ScoreShift } from './score-shift';
 
-export const canaryThresholdsSchema = z.object({
+// Strict, as the rest of a plan: a misspelt threshold ("maxHitRatDrop") was dropped and its default used.
+export const canaryThresholdsSchema = z.strictObject({
   /**
    * Allowed share of the canary's predictions that fail: it fails when shown above this and above
    * the reference's error rate on the same window (serving-guards.ts).
@@ -290,7 +291,9 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const num = (x: number, digits = 3) => x.toFixed(digits);
 
 function parseThresholds(input: CanaryThresholdsInput | undefined): CanaryThresholds {
-  const parsed = canaryThresholdsSchema.safeParse(input ?? {});
+  // These are a plan's, checked when it was given: a running deployment's plan, written by an older
+  // version, may hold a threshold this one no longer reads, which must not stop its analyses.
+  const parsed = canaryThresholdsSchema.strip().safeParse(input ?? {});
   if (!parsed.success) throw new BadInputError(`invalid canary thresholds: ${describeValidationError(parsed.error)}`);
   return parsed.data;
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
-import { canaryThresholdsSchema } from './canary-analysis';
+import { canaryThresholdsSchema, type CanaryThresholds } from './canary-analysis';
 
 /** The longest step deadline a plan may set, and the cap of the default. */
 const MAX_STEP_DEADLINE_SECONDS = 365 * 86_400;
@@ -17,7 +17,7 @@ const seconds = (d: number) => z.number().min(1).max(30 * 86_400).default(d);
  */
 const analysisSeconds = (d: number) => z.number().min(0.01).max(30 * 86_400).default(d);
 
-export const deploymentRequestSchema = z.strictObject({
+const deploymentRequestShape = z.strictObject({
   model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a registered model name'),
   challengerVersion: z.number().int().positive(),
   mode: z.enum(['canary', 'ab']).default('canary'),
@@ -67,8 +67,34 @@ export const deploymentRequestSchema = z.strictObject({
   continueAsNewAfterEvents: z.number().int().min(100).max(10_000).default(5_000),
 });
 
-/** The parts of a request an experiment may set for the deployments its runs start. */
-export const deploymentOptionsSchema = deploymentRequestSchema.pick({ mode: true, shadowSeconds: true, canary: true, ab: true }).partial();
+/** The minServingPredictions a plan without its own gets (for the A/B check of an experiment's partial plan). */
+const DEFAULT_MIN_SERVING_PREDICTIONS = canaryThresholdsSchema.parse({}).minServingPredictions;
+
+/**
+ * Checks across fields, shared by a request and an experiment's promotion.deployment: in the schema
+ * both are read with, an experiment whose plan a deployment would refuse is refused when it is read,
+ * not after its run has trained and promoted (a first model's champion alias had then moved with no
+ * route serving it).
+ */
+function refinePlan(plan: { mode?: 'canary' | 'ab'; canary?: { steps: number[]; thresholds: CanaryThresholds }; ab?: { maxSamplesPerVariant?: number } }, ctx: z.RefinementCtx): void {
+  const steps = plan.canary?.steps;
+  if (steps && (steps.some((s, i) => i > 0 && s <= steps[i - 1]) || steps[steps.length - 1] !== 100)) {
+    ctx.addIssue({ code: 'custom', path: ['canary', 'steps'], message: `must rise and end at 100, got [${steps.join(', ')}]` });
+  }
+  // Every matured symbol-day was served at least once, so a test that stops at max symbol-days per arm
+  // has judged each arm's serving health only if max reaches minServingPredictions; below it, a better
+  // challenger could end the test unjudged and the champion would be kept as "no difference".
+  const max = plan.ab?.maxSamplesPerVariant;
+  const minServingPredictions = plan.canary?.thresholds.minServingPredictions ?? DEFAULT_MIN_SERVING_PREDICTIONS;
+  if (plan.mode === 'ab' && max !== undefined && max < minServingPredictions) {
+    ctx.addIssue({ code: 'custom', path: ['ab', 'maxSamplesPerVariant'], message: `${max} is below canary.thresholds.minServingPredictions ${minServingPredictions}: the test could stop before any arm's serving health is judged` });
+  }
+}
+
+export const deploymentRequestSchema = deploymentRequestShape.superRefine(refinePlan);
+
+/** The parts of a request an experiment may set for the deployments its runs start, checked as a request is. */
+export const deploymentOptionsSchema = deploymentRequestShape.pick({ mode: true, shadowSeconds: true, canary: true, ab: true }).partial().superRefine(refinePlan);
 export type DeploymentOptions = z.input<typeof deploymentOptionsSchema>;
 
 export type DeploymentRequest = z.input<typeof deploymentRequestSchema>;
@@ -102,17 +128,5 @@ export function parseDeploymentRequest(raw: unknown, context: { labelHorizon?: n
   if (!parsed.success) throw new BadInputError(`invalid deployment request: ${describeValidationError(parsed.error)}`);
   const { stepDeadlineSeconds } = parsed.data.canary;
   const plan: DeploymentPlan = { ...parsed.data, canary: { ...parsed.data.canary, stepDeadlineSeconds: stepDeadlineSeconds ?? defaultStepDeadlineSeconds(context.labelHorizon ?? 1) } };
-  const steps = parsed.data.canary.steps;
-  if (steps.some((s, i) => i > 0 && s <= steps[i - 1]) || steps[steps.length - 1] !== 100) {
-    throw new BadInputError(`invalid deployment request: canary.steps must rise and end at 100, got [${steps.join(', ')}]`);
-  }
-  // Every matured symbol-day was served at least once, so a test that stops at max symbol-days per arm
-  // has judged each arm's serving health only if max reaches minServingPredictions; below it, a better
-  // challenger could end the test unjudged and the champion would be kept as "no difference".
-  const { maxSamplesPerVariant: max } = parsed.data.ab;
-  const { minServingPredictions } = parsed.data.canary.thresholds;
-  if (parsed.data.mode === 'ab' && max !== undefined && max < minServingPredictions) {
-    throw new BadInputError(`invalid deployment request: ab.maxSamplesPerVariant ${max} is below canary.thresholds.minServingPredictions ${minServingPredictions}: the test could stop before any arm's serving health is judged`);
-  }
   return plan;
 }

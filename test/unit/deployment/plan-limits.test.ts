@@ -22,7 +22,7 @@ describe('deployment plan: history bounds', () => {
 describe('an A/B plan that could stop before serving health is judged', () => {
   it('refuses ab.maxSamplesPerVariant below minServingPredictions, naming both', () => {
     const ab = { model: 'm', challengerVersion: 2, mode: 'ab' };
-    expect(() => parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 40 } })).toThrow(/ab\.maxSamplesPerVariant 40 is below canary\.thresholds\.minServingPredictions 50/);
+    expect(() => parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 40 } })).toThrow(/ab\.maxSamplesPerVariant: 40 is below canary\.thresholds\.minServingPredictions 50/);
     expect(parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 50 } }).ab.maxSamplesPerVariant).toBe(50);
     expect(parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 40 }, canary: { thresholds: { minServingPredictions: 40 } } }).ab.maxSamplesPerVariant).toBe(40);
     // A canary plan does not run the A/B test: its limit does not matter there.
