@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { msNumberToTs, tsToDate } from '@temporalio/common/lib/time';
 import { listAlerts } from '../lib/alerts/alert-store';
-import { BadInputError } from '../lib/errors';
+import { BadInputError, describeValidationError } from '../lib/errors';
 import { experimentSchema } from '../lib/experiments/experiment';
 import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
@@ -354,7 +354,12 @@ export function monitoringActivities({ store, artifacts, cache, now = () => new 
         const client = temporalClient();
         if (!client) return { status: 'skipped', workflowId, reason: 'no Temporal client in this activity context' };
         const parsed = experimentSchema.safeParse(version.lineage.experiment);
-        if (!parsed.success) return { status: 'skipped', workflowId, reason: `${input.model} v${input.championVersion} has no experiment in its lineage (registered outside a training run): retrain it by hand` };
+        if (!parsed.success) {
+          // A recorded experiment this version refuses (a duplicate symbol, a plan a deployment would refuse) is not "no experiment".
+          const recorded = version.lineage.experiment !== undefined && version.lineage.experiment !== null;
+          const reason = recorded ? `the experiment recorded with ${input.model} v${input.championVersion} is refused by this version's checks (${describeValidationError(parsed.error)}): retrain from a corrected experiment file` : `${input.model} v${input.championVersion} has no experiment in its lineage (registered outside a training run): retrain it by hand`;
+          return { status: 'skipped', workflowId, reason };
+        }
         if (!parsed.data.import) return { status: 'skipped', workflowId, reason: `the experiment of ${input.model} v${input.championVersion} has no import: a retrain would have no new data; add one or retrain by hand` };
         try {
           const existing = await client.workflow.getHandle(workflowId).describe();

@@ -46,6 +46,21 @@ export const algorithmSearchSchema = z.object({
   }
 });
 
+/**
+ * The symbols a run trains on, each once. The dataset reads them with SQL IN, so a repeat adds no rows,
+ * but the universe recorded with the model kept it ("1 symbols trained of 3 requested" for
+ * ["AAPL", "aapl", "AAPL"]): refused, naming each symbol as read (capitals, "-" as ".") and how often.
+ */
+const universeSymbolsSchema = z
+  .array(symbolSchema)
+  .min(1)
+  .superRefine((symbols, ctx) => {
+    const counts = new Map<string, number>();
+    for (const s of symbols) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const repeated = [...counts].filter(([, n]) => n > 1);
+    if (repeated.length > 0) ctx.addIssue({ code: 'custom', message: `${repeated.map(([s, n]) => `${s} (${n} times)`).join(', ')} listed more than once (symbols are read in capitals, "-" as "."); give each symbol once` });
+  });
+
 const plausibilitySchema = z.object({ maxAuc: z.number().gt(0.5).max(1), maxAucAboveBaseline: z.number().gt(0).max(0.5), maxAccuracy: z.number().gt(0.5).max(1) }).partial();
 
 /** Leakage and sanity guards; see lib/training/leakage-guards.ts for what each one catches. */
@@ -89,7 +104,7 @@ export const experimentSchema = z
      * The symbols trained on: these, or (when omitted) exactly the symbols of the snapshot the run
      * imported; never whatever else happens to be in the store. Recorded in every version's lineage.
      */
-    universe: z.object({ symbols: z.array(symbolSchema).min(1).optional() }).default({}),
+    universe: z.object({ symbols: universeSymbolsSchema.optional() }).default({}),
     dates: z
       .object({
         /** First decision day used. */
