@@ -8,6 +8,7 @@
 import type { RelaxedGuard } from '../registry/promotion';
 import { backtestOptionsSchema, type BacktestOptions } from '../backtest/input';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
+import { deploymentOptionsSchema } from '../deployment/plan';
 import { guardsSchema, plausibilityFor, type Experiment, type GuardsConfig } from './experiment';
 
 /** The settings an experiment without `guards` gets: the yardstick for "loosened". */
@@ -15,11 +16,36 @@ const DEFAULTS = guardsSchema.parse(undefined);
 const BACKTEST_DEFAULTS = backtestOptionsSchema.parse({});
 /** The promotion level an experiment without `promotion.alpha` gets. */
 const DEFAULT_ALPHA = 0.05;
+/** The floors an experiment without `promotion.minAuc` / `promotion.margin` gets. */
+const DEFAULT_MIN_AUC = 0.5;
+const DEFAULT_MARGIN = 0.005;
+/** The plan a promotion's deployment runs without promotion.deployment: the yardstick for its thresholds. */
+const PLAN_DEFAULTS = deploymentOptionsSchema.parse({ canary: {}, ab: {} }) as Required<Pick<DeploymentOptions, 'canary' | 'ab'>>;
+
+type DeploymentOptions = NonNullable<Experiment['promotion']['deployment']>;
+type Thresholds = Required<DeploymentOptions>['canary']['thresholds'];
+/** Whether a larger value of a threshold lets more through ('up') or a smaller one ('down': samples), and the word for it. */
+type Direction = { looser: 'up' | 'down'; what: string };
+/** What an A/B test reads of canary.thresholds: the serving guards (lib/deployment/ab-report.ts). */
+const SERVING_THRESHOLDS = {
+  maxErrorRate: { looser: 'up', what: 'bound loosened' },
+  maxP99LatencyMs: { looser: 'up', what: 'bound loosened' },
+  grossErrorRate: { looser: 'up', what: 'bound loosened' },
+  minServingPredictions: { looser: 'down', what: 'sample reduced' },
+} satisfies Partial<Record<keyof Thresholds, Direction>>;
+const CANARY_THRESHOLDS: Record<keyof Thresholds, Direction> = {
+  ...SERVING_THRESHOLDS,
+  minMaturedPairs: { looser: 'down', what: 'sample reduced' },
+  maxHitRateDrop: { looser: 'up', what: 'bound loosened' },
+  maxPsi: { looser: 'up', what: 'bound loosened' },
+  minScoreShift: { looser: 'up', what: 'bound loosened' },
+  alpha: { looser: 'up', what: 'evidence level raised' },
+};
 
 export function relaxedGuardsOf(experiment: {
   guards: GuardsConfig;
   label: { kind: Experiment['label']['kind'] };
-  promotion?: { alpha?: number; metric?: Experiment['promotion']['metric'] };
+  promotion?: { alpha?: number; metric?: Experiment['promotion']['metric']; minAuc?: number; margin?: number; deploy?: Experiment['promotion']['deploy']; deployment?: DeploymentOptions };
   backtest?: Pick<BacktestOptions, 'costBps' | 'slippageBps'> & Partial<Pick<BacktestOptions, 'strategy' | 'borrowRate' | 'riskFreeRate' | 'periodsPerYear'>>;
 }): RelaxedGuard[] {
   const g = experiment.guards;
@@ -55,6 +81,12 @@ export function relaxedGuardsOf(experiment: {
   // 0.99 tests in name only: a no-edge model 0.003 AUC above market breadth (p 0.45) became first champion.
   else if (alpha > DEFAULT_ALPHA) looser('baseline_evidence', 'promotion.alpha', alpha, DEFAULT_ALPHA, 'evidence level raised');
 
+  // Floors a challenger must pass: minAuc 0 let a model worse than chance become first champion, margin 0 replace one it merely ties.
+  const p = experiment.promotion;
+  if (p?.minAuc !== undefined && p.minAuc < DEFAULT_MIN_AUC) looser('promotion_floor', 'promotion.minAuc', p.minAuc, DEFAULT_MIN_AUC, 'floor lowered');
+  if (p?.margin !== undefined && p.margin < DEFAULT_MARGIN) looser('promotion_floor', 'promotion.margin', p.margin, DEFAULT_MARGIN, 'floor lowered');
+  out.push(...relaxedDeploymentOf(p));
+
   // Backtest settings that flatter exactly what a Sharpe promotion judges: a strategy losing money
   // after 6 bps per unit of turnover became first champion at 0 costs.
   const b = experiment.backtest;
@@ -74,5 +106,33 @@ export function relaxedGuardsOf(experiment: {
   const d = g.degenerateScores;
   if (d.maxConstantDays > DEFAULTS.degenerateScores.maxConstantDays) looser('degenerate_scores', 'guards.degenerateScores.maxConstantDays', d.maxConstantDays, DEFAULTS.degenerateScores.maxConstantDays);
   if (d.maxTiedCutDays > DEFAULTS.degenerateScores.maxTiedCutDays) looser('degenerate_scores', 'guards.degenerateScores.maxTiedCutDays', d.maxTiedCutDays, DEFAULTS.degenerateScores.maxTiedCutDays);
+  return out;
+}
+
+/**
+ * The thresholds of the deployment a promotion starts (auto, or manual once a person approves its
+ * start: the steps then run on them) that let a worse or less healthy challenger through than the
+ * defaults: maxHitRateDrop 1 and alpha 0.99 promoted any canary. Only what the plan's mode reads: a
+ * canary its nine thresholds and failureLimit; an A/B test the serving guards (error rates, latency,
+ * minServingPredictions), ab.alpha and ab.minSamplesPerVariant. Steps, timing and deadlines change
+ * how fast traffic moves, not what a challenger must show, and are not counted.
+ */
+function relaxedDeploymentOf(promotion: { deploy?: Experiment['promotion']['deploy']; deployment?: DeploymentOptions } | undefined): RelaxedGuard[] {
+  if (promotion?.deployment === undefined || promotion.deploy === 'off') return [];
+  const plan = promotion.deployment;
+  const out: RelaxedGuard[] = [];
+  const judge = (setting: string, value: number | undefined, dflt: number, d: Direction) => {
+    if (value === undefined || !(d.looser === 'up' ? value > dflt : value < dflt)) return;
+    out.push({ guard: 'deployment_thresholds', status: 'loosened', setting: `promotion.deployment.${setting}`, message: `${d.what}: promotion.deployment.${setting} ${value} ${value > dflt ? '>' : '<'} default ${dflt}` });
+  };
+  const mode = plan.mode ?? 'canary';
+  const thresholds = plan.canary?.thresholds;
+  const read: Partial<Record<keyof Thresholds, Direction>> = mode === 'canary' ? CANARY_THRESHOLDS : SERVING_THRESHOLDS;
+  for (const [key, d] of Object.entries(read) as Array<[keyof Thresholds, Direction]>) judge(`canary.thresholds.${key}`, thresholds?.[key], PLAN_DEFAULTS.canary.thresholds[key], d);
+  if (mode === 'canary') judge('canary.failureLimit', plan.canary?.failureLimit, PLAN_DEFAULTS.canary.failureLimit, { looser: 'up', what: 'bound loosened' });
+  else {
+    judge('ab.alpha', plan.ab?.alpha, PLAN_DEFAULTS.ab.alpha, { looser: 'up', what: 'evidence level raised' });
+    judge('ab.minSamplesPerVariant', plan.ab?.minSamplesPerVariant, PLAN_DEFAULTS.ab.minSamplesPerVariant, { looser: 'down', what: 'sample reduced' });
+  }
   return out;
 }

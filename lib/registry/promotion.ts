@@ -61,9 +61,12 @@ export interface PromotionPolicy {
 export interface RelaxedGuard {
   /**
    * `baseline_evidence`: the tests against the naive baselines and the champion, off at promotion.alpha 1;
-   * `backtest_costs`: trading costs below the defaults under a Sharpe promotion.
+   * `backtest_costs`: trading costs below the defaults under a Sharpe promotion;
+   * `promotion_floor`: promotion.minAuc or promotion.margin below its default;
+   * `deployment_thresholds`: the plan of the deployment a promotion starts lets a worse or less
+   * healthy challenger through than the defaults would.
    */
-  guard: GuardName | 'baseline_evidence' | 'backtest_costs';
+  guard: GuardName | 'baseline_evidence' | 'backtest_costs' | 'promotion_floor' | 'deployment_thresholds';
   status: 'not_run' | 'loosened';
   /** The experiment setting, e.g. `guards.shuffledLabel`. */
   setting: string;
@@ -510,7 +513,7 @@ function sharpeEvidenceOf(backtest: EvaluatedModel['backtest']): MetricEvidence 
 }
 
 /** Guards that judge the model's scores against the backtest's settings, not a leak: they veto promotion, not serving. */
-const NOT_A_LEAK = new Set(['degenerate_scores', 'baseline_evidence', 'backtest_costs']);
+const NOT_A_LEAK = new Set(['degenerate_scores', 'baseline_evidence', 'backtest_costs', 'promotion_floor', 'deployment_thresholds']);
 
 /**
  * Why a registered version must never take traffic, from what its evaluation recorded in the

@@ -35,7 +35,7 @@ describe('challenges recorded by the training pipeline', () => {
     const artifactDir = tempDir('mlp-challenges-artifacts-');
     // The first run becomes champion whatever noise gives (evidence off); the second, another seed, challenges it.
     const first = { ...smallExperiment(data, 'shopped'), promotion: { minAuc: 0, margin: 0.005, alpha: 1, allowRelaxedGuards: { reason: 'a small test market, judged without the naive-baseline tests' } } };
-    const second = { ...first, seed: 8, promotion: { minAuc: 0, margin: 0, alpha: 0.05 } };
+    const second = { ...first, seed: 8, promotion: { minAuc: 0, margin: 0, alpha: 0.05, allowRelaxedGuards: { reason: 'a small test market: floors lowered so the paired test decides' } } };
     const run = (experiment: typeof first | typeof second, id: string) => env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment }] });
     const [one, two] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => [await run(first, `shop-1-${Date.now()}`), await run(second, `shop-2-${Date.now()}`)]);
     expect(one.promoted?.alias).toBe('champion');

@@ -30,7 +30,7 @@ describe('registration with relaxed leakage guards', () => {
   async function register(name: string, extra: Record<string, unknown>): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
     const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 6, days: 200, seed: 1, horizon: 5 });
-    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra, promotion: { margin: 0, ...(extra.promotion as object) } });
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra });
     // As the workflow passes them: every verdict present where the guard ran (candidateScoresOf), none for a guard switched off.
     const judgedBy = ['plausibility_bound', 'degenerate_scores', ...(experiment.guards.pointInTime.rows > 0 ? ['point_in_time_audit'] : []), ...(experiment.guards.singleFeatureScan ? ['single_feature_scan'] : []), ...(experiment.guards.shuffledLabel ? ['shuffled_label'] : [])];
     const scores = { auc: 0.58, accuracyLift: 0, sharpe: 0, trippedGuards: [], judgedBy, evidence: { auc: { versus: 'momentum_sign', difference: 0.03, lower: 0.01, pValue: 1e-4 } }, ...(experiment.guards.shuffledLabel ? { shuffledLabelPassed: true } : {}), bestOfRun: true, candidatesCompared: 1 };
@@ -78,6 +78,20 @@ describe('registration with relaxed leakage guards', () => {
     const allowed = await register('alpha-one-allowed', { promotion: { alpha: 1, allowRelaxedGuards: { reason: 'paper trading only' } } });
     expect(allowed.decision.promote).toBe(true);
     expect(allowed.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; not tested against the naive baselines \(promotion\.alpha 1\); relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("paper trading only"\): baseline_evidence not run/);
+  });
+
+  it('takes promotion floors and deployment thresholds looser than the defaults as relaxations: recorded, named, promoted only with a reason, still servable by hand', async () => {
+    const loose = { minAuc: 0, deploy: 'auto', deployment: { canary: { thresholds: { maxHitRateDrop: 1, alpha: 0.99 } } } };
+    const result = await register('loose-plan', { promotion: loose });
+    expect(result.decision.promote).toBe(false);
+    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: promotion_floor floor lowered: promotion\.minAuc 0 < default 0\.5; deployment_thresholds bound loosened: promotion\.deployment\.canary\.thresholds\.maxHitRateDrop 1 > default 0\.05; deployment_thresholds evidence level raised: promotion\.deployment\.canary\.thresholds\.alpha 0\.99 > default 0\.05; /);
+    expect(await aliasVersion(t.store, 'loose-plan', 'champion')).toBeUndefined();
+    const row = await getModelVersion(t.store, 'loose-plan', result.version.version);
+    expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; setting: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.setting}`)).toEqual(['promotion_floor promotion.minAuc', 'deployment_thresholds promotion.deployment.canary.thresholds.maxHitRateDrop', 'deployment_thresholds promotion.deployment.canary.thresholds.alpha']);
+    expect(servingVeto(row.metrics)).toBeUndefined();
+    const allowed = await register('loose-plan-allowed', { promotion: { ...loose, allowRelaxedGuards: { reason: 'paper trading: any canary may go through' } } });
+    expect(allowed.decision.promote).toBe(true);
+    expect(allowed.decision.reason).toMatch(/relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("paper trading: any canary may go through"\): promotion_floor floor lowered/);
   });
 
   it('promotes them only with promotion.allowRelaxedGuards, naming its reason and the guards', async () => {

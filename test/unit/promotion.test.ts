@@ -193,3 +193,22 @@ describe('servingVeto', () => {
     expect(servingVeto({ scores: { relaxedGuards: relaxedGuards.slice(1) } })).toBeUndefined();
   });
 });
+
+describe('promotion floors and deployment thresholds loosened by the experiment', () => {
+  const loosened: RelaxedGuard[] = [
+    { guard: 'promotion_floor', status: 'loosened', setting: 'promotion.minAuc', message: 'floor lowered: promotion.minAuc 0 < default 0.5' },
+    { guard: 'deployment_thresholds', status: 'loosened', setting: 'promotion.deployment.canary.thresholds.maxHitRateDrop', message: 'bound loosened: promotion.deployment.canary.thresholds.maxHitRateDrop 1 > default 0.05' },
+  ];
+
+  it('block promotion unless promotion.allowRelaxedGuards gives a reason, which the decision names', () => {
+    const candidate = scores(0.6, { relaxedGuards: loosened });
+    expect(promotionDecision(candidate, undefined, { ...policy, minAuc: 0 }).reason).toMatch(/^not promoted: .*promotion_floor floor lowered: promotion\.minAuc 0 < default 0\.5; deployment_thresholds bound loosened: promotion\.deployment\.canary\.thresholds\.maxHitRateDrop 1 > default 0\.05; .*promotion\.allowRelaxedGuards/);
+    const allowed = promotionDecision(candidate, undefined, { ...policy, minAuc: 0, allowRelaxedGuards: { reason: 'shadow universe, reviewed weekly' } });
+    expect(allowed.promote).toBe(true);
+    expect(allowed.reason).toContain('allowed by promotion.allowRelaxedGuards ("shadow universe, reviewed weekly"): promotion_floor');
+  });
+
+  it('veto no serving: they are settings of the promotion and the rollout, not flaws of the model', () => {
+    expect(servingVeto({ scores: { trippedGuards: [], relaxedGuards: loosened } })).toBeUndefined();
+  });
+});

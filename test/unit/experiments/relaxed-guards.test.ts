@@ -81,3 +81,47 @@ describe('promotion.allowRelaxedGuards', () => {
     expect(experimentSchema.safeParse({ ...base, promotion: { allowRelaxedGuards: { reason: '   ' } } }).success).toBe(false);
   });
 });
+
+describe('promotion floors below their defaults', () => {
+  it('are loosened promotion_floor settings: minAuc below 0.5, margin below 0.005', () => {
+    expect(relaxedGuardsOf(parse({ promotion: { minAuc: 0, margin: 0 } })).map((r) => [r.guard, r.status, r.setting, r.message])).toEqual([
+      ['promotion_floor', 'loosened', 'promotion.minAuc', 'floor lowered: promotion.minAuc 0 < default 0.5'],
+      ['promotion_floor', 'loosened', 'promotion.margin', 'floor lowered: promotion.margin 0 < default 0.005'],
+    ]);
+    expect(relaxedGuardsOf(parse({ promotion: { minAuc: 0.55, margin: 0.01 } }))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ promotion: { minAuc: 0.5, margin: 0.005 } }))).toEqual([]);
+  });
+});
+
+describe('deployment thresholds of a plan a promotion starts', () => {
+  const deployment = (deploy: 'auto' | 'manual' | 'off', plan: Record<string, unknown>) => parse({ promotion: { deploy, deployment: plan } });
+
+  it('are loosened deployment_thresholds when they let a worse or less healthy canary through, each named', () => {
+    const thresholds = { maxErrorRate: 0.5, maxP99LatencyMs: 500, grossErrorRate: 0.9, minServingPredictions: 5, minMaturedPairs: 3, maxHitRateDrop: 1, maxPsi: 5, minScoreShift: 0.5, alpha: 0.99 };
+    expect(relaxedGuardsOf(deployment('auto', { canary: { thresholds, failureLimit: 3 } })).map((r) => [r.guard, r.status, r.message])).toEqual([
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.maxErrorRate 0.5 > default 0.01'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.maxP99LatencyMs 500 > default 50'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.grossErrorRate 0.9 > default 0.2'],
+      ['deployment_thresholds', 'loosened', 'sample reduced: promotion.deployment.canary.thresholds.minServingPredictions 5 < default 50'],
+      ['deployment_thresholds', 'loosened', 'sample reduced: promotion.deployment.canary.thresholds.minMaturedPairs 3 < default 30'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.maxHitRateDrop 1 > default 0.05'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.maxPsi 5 > default 0.25'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.thresholds.minScoreShift 0.5 > default 0.01'],
+      ['deployment_thresholds', 'loosened', 'evidence level raised: promotion.deployment.canary.thresholds.alpha 0.99 > default 0.05'],
+      ['deployment_thresholds', 'loosened', 'bound loosened: promotion.deployment.canary.failureLimit 3 > default 1'],
+    ]);
+    // The probe's plan: {maxHitRateDrop: 1, alpha: 0.99}, manual deployments run it too once approved.
+    expect(relaxedGuardsOf(deployment('manual', { canary: { thresholds: { maxHitRateDrop: 1, alpha: 0.99 } } })).map((r) => r.setting)).toEqual(['promotion.deployment.canary.thresholds.maxHitRateDrop', 'promotion.deployment.canary.thresholds.alpha']);
+  });
+
+  it('judge an A/B plan by what the A/B test reads: its alpha and sample, and the serving guards', () => {
+    const e = deployment('auto', { mode: 'ab', ab: { alpha: 0.3, minSamplesPerVariant: 10 }, canary: { thresholds: { maxErrorRate: 0.2, maxHitRateDrop: 1 }, failureLimit: 5 } });
+    expect(relaxedGuardsOf(e).map((r) => r.setting)).toEqual(['promotion.deployment.canary.thresholds.maxErrorRate', 'promotion.deployment.ab.alpha', 'promotion.deployment.ab.minSamplesPerVariant']);
+  });
+
+  it('are none when tighter or equal to the defaults, or when no deployment is started (deploy "off")', () => {
+    expect(relaxedGuardsOf(deployment('auto', { canary: { thresholds: { maxErrorRate: 0.005, maxHitRateDrop: 0.03, alpha: 0.01, minMaturedPairs: 100 } } }))).toEqual([]);
+    expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [10, 100], analysisSeconds: 60 } }))).toEqual([]);
+    expect(relaxedGuardsOf(deployment('off', { canary: { thresholds: { maxHitRateDrop: 1 } } }))).toEqual([]);
+  });
+});
