@@ -479,9 +479,10 @@ function liveEntryMs(snapshotId: string): number | undefined {
 /**
  * Gives a time to the stored versions without one that `bars` would revise, when a live stream
  * entry wrote them: their newest `bar_revisions` row is that entry's (`stream:<key>@<entry id>`)
- * with the stored values as its new ones. The time is the entry's, at most the row's publication
- * (when it was written): what the consumer stamps such a version with now (lib/streaming/stream-quality.ts
- * versionTimeOf). A consumer before that stored no time for a message without event_time, and any
+ * with the stored values as its new ones. The time is the entry's, what the consumer stamps such a
+ * version with now (lib/streaming/stream-quality.ts versionTimeOf), at most the row's publication
+ * (when it was written): the consumer then took ids far ahead of its clock that it now refuses.
+ * A consumer before that stored no time for a message without event_time, and any
  * import revised the version: the same file, first seen before the correction, imported again
  * reverted it. Versions with no such row (upsertBars, a live bar that added rather than revised,
  * an import published before times were kept) keep none. Only bars that would be revised are

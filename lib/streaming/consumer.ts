@@ -812,8 +812,8 @@ export class BarStreamConsumer {
         keptJudged = judgedIssues.filter((q) => !dropped(q));
       }
     }
-    if (checked.staleInBatch > 0) this.log(`stream consumer: ${checked.staleInBatch} entries of the batch ${entries[0].id}..${entries[entries.length - 1].id} were older (by event_time, else their entry's time) than another entry of theirs in it, and were dropped`);
-    if (stale.length > 0) this.log(`stream consumer: ${stale.length} bars older (by event_time, else their entry's time) than their stored version changed nothing: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
+    if (checked.staleInBatch > 0) this.log(`stream consumer: ${checked.staleInBatch} entries of the batch ${entries[0].id}..${entries[entries.length - 1].id} were produced earlier (the earlier of event_time and their entry's time) than another entry of theirs in it, and were dropped`);
+    if (stale.length > 0) this.log(`stream consumer: ${stale.length} bars produced earlier (the earlier of event_time and their entry's time) than their stored version changed nothing: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
     const stored = superseded.size === 0 ? toWrite : toWrite.filter((b) => !superseded.has(b));
     /** Oldest late in-window bar stored per symbol: where cross-sections may need recomputing. */
     const lateFrom = new Map<string, string>();

@@ -6,14 +6,15 @@
  * session_not_closed judges a bar by when it was produced, not only by when it is checked: the
  * earlier of its entry id's time (the stream's clock) and its event_time (entryTiming). A bar taken
  * mid-session and read after the close (a backlog, a restart, a claimed pending batch) is still
- * unfinished. The same rule tells a producer whether the consumer takes a bar it appended
- * (liveTimingAccepted), so the two never disagree about clocks.
+ * unfinished. The same time is its version's (versionTimeOf): a function of the entry alone, so
+ * every delivery of it is ordered alike. The same rule tells a producer whether the consumer takes
+ * a bar it appended (liveTimingAccepted), so the two never disagree about clocks.
  *
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
  *   redelivery (same values: counted as a duplicate) or a correction (different values: the later
  *   one wins, as a corrected file wins on re-import), unless the later one was produced earlier
- *   (its event_time, else its entry's time: versionTimeOf; a re-sent backlog: dropped as stale, as
+ *   (the earlier of its event_time and its entry's time: versionTimeOf; a re-sent backlog: dropped as stale, as
  *   the store does, live-bar-store.ts). Rejecting both, as the CSV rule does, would
  *   make the outcome depend on where batch boundaries fall.
  * - series rules (extreme_move, calendar_gap, unadjusted_split, stale_close) look at the symbol's
@@ -26,12 +27,12 @@ import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
-import { newYorkDate, openSession, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
+import { newYorkDate, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
 import { splitFinding } from '../quality/splits';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
 import { knownInstrumentKind, undeclaredSuffixMessage } from '../market-data/instruments';
-import { barOf, decodeLiveBar, entryTimeMs, eventTimeKey, liveBarSource } from './live-bar';
+import { barOf, decodeLiveBar, entryTimeMs, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
 /** A bar that passed the row rules, with the entry it came from. */
@@ -39,8 +40,8 @@ export interface AcceptedLiveBar {
   bar: Bar;
   entryId: string;
   /**
-   * When the bar was produced, as eventTimeKey stores it: its message's event_time, or for a message
-   * without one when its entry was appended (versionTimeOf). Stored as its version's time.
+   * When the bar was produced, as eventTimeKey stores it: the earlier of its message's event_time
+   * and its entry's time (versionTimeOf). Stored as its version's time.
    */
   readonly eventTime: string;
   /** Where quarantine and flags point: "<stream>#<entry id> (<producer source>)". */
@@ -90,7 +91,7 @@ export interface BatchQuality {
   supersededInBatch: number;
   /**
    * Entries with other values than an entry of the batch for the same symbol and date that is newer
-   * by production time (event_time, else the entry's time): the older one is dropped, whichever
+   * by production time (the earlier of event_time and the entry's time): the older one is dropped, whichever
    * comes later in the stream.
    */
   staleInBatch: number;
@@ -112,9 +113,9 @@ function sameValues(a: Bar, b: Bar): boolean {
 export interface LiveBatchOptions {
   /**
    * The consumer's clock: bars dated after its New York date are rejected as `future_date`, as on
-   * an import (lib/quality/rules.ts rowIssue); it stands in for an entry's time when the id has none
-   * or lies more than EVENT_TIME_SKEW_MS ahead of it (entryTiming). Read once per batch; default
-   * the real clock.
+   * an import (lib/quality/rules.ts rowIssue), and so are entries whose id lies more than
+   * EVENT_TIME_SKEW_MS ahead of it or has no time (entryAhead). Read once per batch; default the
+   * real clock.
    */
   now?: () => Date;
 }
@@ -122,39 +123,45 @@ export interface LiveBatchOptions {
 /** When a stream entry was appended and its bar produced, as the consumer judges them. */
 export interface EntryTiming {
   /**
-   * The entry id's time: the stream's (Redis's) clock, the one producer and consumer share. The
-   * consumer's clock instead when the id has no time or lies more than EVENT_TIME_SKEW_MS ahead of
-   * it: an id may be written by hand, and a time that far ahead is not trusted over the reader's own.
+   * The entry id's time: the stream's (Redis's) clock, the one producer and consumer share (NaN for
+   * an id not made of a time). Never replaced by the consumer's clock: that reading differs at each
+   * delivery, and a redelivery claimed later then looked newer than the entry appended after it.
    */
   appendedMs: number;
-  appendedBy: 'entry' | 'clock';
-  /** The entry id's time as written (NaN for an id not made of a time). */
-  entryMs: number;
   /** event_time (NaN when the message has none). */
   eventMs: number;
   /** When the bar was produced: the earlier of appendedMs and event_time. */
   producedMs: number;
 }
 
-export function entryTiming(entryId: string, eventTime: string | undefined, clockMs: number): EntryTiming {
-  const entryMs = entryTimeMs(entryId);
-  // A consumer clock behind the stream's (by up to the skew allowed) must not make a bar appended
-  // after its close look unfinished: the entry's time is the producer's and the consumer's common clock.
-  const trusted = entryMs <= clockMs + EVENT_TIME_SKEW_MS; // NaN never is
-  const appendedMs = trusted ? entryMs : clockMs;
+/** When the entry was appended and its bar produced: from the entry alone (its id and event_time). */
+export function entryTiming(entryId: string, eventTime: string | undefined): EntryTiming {
+  const appendedMs = entryTimeMs(entryId);
   const eventMs = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
-  return { appendedMs, appendedBy: trusted ? 'entry' : 'clock', entryMs, eventMs, producedMs: eventMs < appendedMs ? eventMs : appendedMs };
+  return { appendedMs, eventMs, producedMs: eventMs < appendedMs ? eventMs : appendedMs };
 }
 
 /**
- * The time a bar's stored version carries (bars.event_time, as eventTimeKey writes it): the
- * message's event_time, else when its entry was appended (the time session_not_closed judges it
- * by), never after the consumer's clock. Without a time, a version lost to any import: the same
- * file, first seen before a live correction, imported again reverted it (68.40 back to 68.06).
+ * The time a bar's stored version carries (bars.event_time, as eventTimeKey writes it): when the bar
+ * was produced, the earlier of the message's event_time and its entry's time, the time
+ * session_not_closed judges it by. A function of the entry alone: every delivery (a claimed pending
+ * entry, a group reset) orders it alike. Not the raw event_time: one running ahead of its append
+ * (within EVENT_TIME_SKEW_MS) made a correction appended just after it stale. Without a time, a
+ * version lost to any import: the same file, first seen before a live correction, imported again
+ * reverted it (68.40 back to 68.06).
  */
-export function versionTimeOf(timing: EntryTiming, eventTime: string | undefined, clockMs: number): string {
-  if (eventTime !== undefined) return eventTimeKey(eventTime);
-  return new Date(Math.min(timing.appendedMs, clockMs)).toISOString();
+export function versionTimeOf(timing: EntryTiming): string {
+  return new Date(timing.producedMs).toISOString();
+}
+
+/**
+ * True when the entry id's time lies more than EVENT_TIME_SKEW_MS ahead of the consumer's clock, or
+ * the id has no time: a host clock is wrong, and the entry's time (its version's) cannot be trusted.
+ * Such an entry is refused (future_date), not dated by the consumer's clock: that would give each
+ * delivery another time.
+ */
+function entryAhead(timing: EntryTiming, clockMs: number): boolean {
+  return !(timing.appendedMs <= clockMs + EVENT_TIME_SKEW_MS); // NaN never is within
 }
 
 /** True when event_time is later than the entry was appended by more than the skew hosts' clocks may have. */
@@ -168,8 +175,8 @@ function eventAfterAppend(timing: EntryTiming): boolean {
  * producer asks it with the ids it got back, so it can deliver again what would be rejected.
  */
 export function liveTimingAccepted(date: string, eventTime: string | undefined, entryId: string, clockMs: number): boolean {
-  const timing = entryTiming(entryId, eventTime, clockMs);
-  return !(timing.producedMs < finalAt(date)) && !eventAfterAppend(timing);
+  const timing = entryTiming(entryId, eventTime);
+  return !entryAhead(timing, clockMs) && !(timing.producedMs < finalAt(date)) && !eventAfterAppend(timing);
 }
 
 export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string, options: LiveBatchOptions = {}): BatchQuality {
@@ -188,17 +195,22 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
       continue;
     }
     const bar = barOf(decoded.bar);
+    const timing = entryTiming(entry.id, decoded.bar.eventTime);
+    if (entryAhead(timing, clockMs)) {
+      const said = Number.isNaN(timing.appendedMs) ? `its stream entry id ${entry.id} has no time` : `its stream entry id says ${new Date(timing.appendedMs).toISOString()}, more than ${EVENT_TIME_SKEW_MS / 60_000} minutes ahead of the live consumer's clock (${clock.toISOString()})`;
+      rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source: entrySource(streamKey, entry.id, decoded.bar.source), line: null, raw: rawOf(entry), message: `${said}: the stream's (Redis's) host clock or the consumer's is wrong; the entry's time orders the bar's versions, so the bar is not stored rather than dated by a clock that differs at each delivery` }));
+      continue;
+    }
     // A bar before its session's close (plus the margin) is unfinished, as on an import: a feed
     // polled during the session must not store it, nor mature logged predictions on its close (an
     // outcome is written once and never rewritten). Judged as of when the bar was produced: a bar
     // read late (backlog, restart, redelivery) is as unfinished as when it was appended.
-    const timing = entryTiming(entry.id, decoded.bar.eventTime, clockMs);
     const asOf = timing.producedMs;
     if (!rowPasses(bar, today) || asOf < finalAt(bar.date)) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
       // Before the other row rules but after future_date, as in rowIssue.
       const open = bar.date <= today && bar.date >= EARLIEST_BAR_DATE && tradingDay(bar.date) && asOf < finalAt(bar.date);
-      const problem = open ? unfinished(candidate, timing, clock, today) : rowIssue(candidate, today, undefined, 'live consumer');
+      const problem = open ? unfinished(candidate, timing) : rowIssue(candidate, today, undefined, 'live consumer');
       if (problem) {
         rejected.push({ ...problem, line: null });
         continue;
@@ -208,12 +220,12 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     // would outrank every later correction of the bar (they would all be stale).
     if (eventAfterAppend(timing)) {
       const source = entrySource(streamKey, entry.id, decoded.bar.source);
-      rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source, line: null, raw: rawOf(entry), message: `event_time ${decoded.bar.eventTime} is after the entry was ${timing.appendedBy === 'clock' ? 'read' : 'appended'} (${new Date(timing.appendedMs).toISOString()}) by more than ${EVENT_TIME_SKEW_MS / 60_000} minutes: the producer's clock is wrong, and such a time would make every later correction of the bar look older than it` }));
+      rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source, line: null, raw: rawOf(entry), message: `event_time ${decoded.bar.eventTime} is after the entry was appended (${new Date(timing.appendedMs).toISOString()}) by more than ${EVENT_TIME_SKEW_MS / 60_000} minutes: the producer's clock is wrong, and such a time would make every later correction of the bar look older than it` }));
       continue;
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
-    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, versionTimeOf(timing, decoded.bar.eventTime, clockMs));
+    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, versionTimeOf(timing));
     if (earlier) {
       if (sameValues(earlier.bar, bar)) {
         duplicatesInBatch++;
@@ -265,16 +277,8 @@ const finalAt = memoize((date: string): number => {
   return local + 5 * 3_600_000;
 }, 100_000);
 
-/** session_not_closed for a bar produced (or checked) at `timing.producedMs`, before its session was final. */
-function unfinished(candidate: CandidateBar, timing: EntryTiming, clock: Date, today: string): QualityIssue | undefined {
-  // Judged by the consumer's own clock (the entry's time was not used): the import's rule, worded
-  // for the live consumer, with the reason its clock stood in for the entry's.
-  if (timing.appendedBy === 'clock' && timing.producedMs === timing.appendedMs) {
-    const problem = rowIssue(candidate, today, openSession(clock), 'live consumer');
-    if (problem === undefined) return undefined;
-    const why = Number.isNaN(timing.entryMs) ? 'its stream entry id has no time' : `its stream entry says ${newYorkAt(timing.entryMs)} New York, more than ${EVENT_TIME_SKEW_MS / 60_000} minutes ahead of that clock: the consumer's host clock or the stream's is wrong`;
-    return { ...problem, message: `${problem.message} (${why})` };
-  }
+/** session_not_closed for a bar produced at `timing.producedMs`, before its session was final. */
+function unfinished(candidate: CandidateBar, timing: EntryTiming): QualityIssue {
   const close = nyseCloseTime(candidate.date) as string;
   return issue('session_not_closed', {
     symbol: candidate.symbol,

@@ -64,8 +64,8 @@ describe.each(DRIVERS)('live versions without event_time against imports on %s',
   let key: string;
   let producer: BarStreamProducer;
   const consumers: BarStreamConsumer[] = [];
-  const consumer = (name: string): BarStreamConsumer => {
-    const c = new BarStreamConsumer({ redis, store: t.store, cache: new MemoryCache(), featureSets: [ownSet], log: () => {} }, { key, group: 'g', consumer: name, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false });
+  const consumer = (name: string, options: { claimIdleMs?: number } = {}): BarStreamConsumer => {
+    const c = new BarStreamConsumer({ redis, store: t.store, cache: new MemoryCache(), featureSets: [ownSet], log: () => {} }, { key, group: 'g', consumer: name, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false, ...options });
     consumers.push(c);
     return c;
   };
@@ -178,5 +178,43 @@ describe.each(DRIVERS)('live versions without event_time against imports on %s',
     const third = await importBars(t.store, fromFolder(dir));
     expect((await storedBar(t.store)).close).toBe(bar.close);
     expect((await listRevisions(t.store, third.snapshotId)).map((r) => [r.old.close, r.new?.close])).toEqual([[151.75, bar.close]]);
+  });
+
+  it("an older entry claimed after a newer one was stored stays superseded when Redis's clock is ahead of the consumer's: an entry's time is the same on every delivery", async () => {
+    await importBars(t.store, fromFolder(folderWith(stooqText())));
+    const bar = await storedBar(t.store);
+    await redis.call('XGROUP', ['CREATE', key, 'g', '0', 'MKSTREAM']);
+    // Redis 3 s ahead of the consumer (within the skew allowed): A, then B half a second later.
+    const appended = Date.now() + 3000;
+    const a = `${appended}-0`;
+    const b = `${appended + 500}-0`;
+    await redis.call('XADD', [key, a, ...encodeLiveBar({ ...bar, close: 151, high: Math.max(bar.high, 151), source: 'feed' })]);
+    await redis.call('XADD', [key, b, ...encodeLiveBar({ ...bar, close: 151.5, high: Math.max(bar.high, 151.5), source: 'vendor-fix' })]);
+    // A consumer reads A and dies before writing it; another reads B, then claims A later.
+    await redis.call('XREADGROUP', ['GROUP', 'g', 'dead', 'COUNT', '1', 'STREAMS', key, '>']);
+    const c = consumer('c2', { claimIdleMs: 100 });
+    await drain(c);
+    expect((await storedBar(t.store)).close).toBe(151.5);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await c.claimIdle();
+    await c.flush();
+    expect((await storedBar(t.store)).close).toBe(151.5);
+    expect(c.stats).toMatchObject({ barsRevised: 1, barsSuperseded: 1 });
+    expect(await storedTime(t.store)).toBe(entryTime(b));
+  });
+
+  it('a timed message whose event_time runs ahead of its append (within the skew) counts as of its append: a correction without event_time appended after it revises it', async () => {
+    await importBars(t.store, fromFolder(folderWith(stooqText())));
+    const bar = await storedBar(t.store);
+    const c = consumer('c1');
+    // The producer's clock 4 minutes fast (accepted: within the 5 minutes allowed).
+    const [x] = await producer.publish([{ ...bar, close: 151, high: Math.max(bar.high, 151), source: 'feed', eventTime: new Date(Date.now() + 240_000).toISOString() }]);
+    await drain(c);
+    expect((await storedBar(t.store)).close).toBe(151);
+    expect(await storedTime(t.store)).toBe(entryTime(x));
+    const y = await correct(c, 151.5);
+    expect(c.stats).toMatchObject({ barsRevised: 2, barsStale: 0 });
+    expect((await storedBar(t.store)).close).toBe(151.5);
+    expect(await storedTime(t.store)).toBe(entryTime(y));
   });
 });

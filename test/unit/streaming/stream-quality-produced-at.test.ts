@@ -54,12 +54,9 @@ describe('session_not_closed judged by when the bar was produced', () => {
     expect(rules([entry(ny(half, '13:16', '-05:00'), { date: half })], ny(half, '20:00', '-05:00'))).toEqual({ accepted: 1, rejected: [] });
   });
 
-  it('says when the bar was produced, and keeps the import wording when the clock is the earliest', () => {
+  it('says when the bar was produced', () => {
     const late = checkLiveBatch([entry(ny(day, '11:00'), { date: day })], 'bars', { now: () => ny(day, '23:00') });
     expect(late.rejected[0].message).toMatch(/2024-06-12 11:00 New York, before the 16:00 close plus 15 minutes/);
-    const during = checkLiveBatch([entry(ny(day, '23:00'), { date: day })], 'bars', { now: () => ny(day, '11:05') });
-    expect(during.rejected[0].message).toMatch(/the live consumer's clock read 11:05 New York/);
-    expect(during.rejected[0].message).toMatch(/its stream entry says 2024-06-12 23:00 New York, more than 5 minutes ahead of that clock/);
   });
 
   it('rejects an event_time more than 5 minutes after the entry was appended (a producer clock error that would outrank every later correction) as future_date; within 5 minutes, or across DST offsets, it passes', () => {
@@ -103,17 +100,16 @@ describe('session_not_closed judged by when the bar was produced', () => {
       expect(rules([entry(appended, { date: day, eventTime: '2099-01-01T00:00:00Z' })], ny(day, '16:26'))).toEqual({ accepted: 0, rejected: ['future_date'] });
     });
 
-    it("falls back to the consumer's clock for an entry more than 5 minutes in its future or an id without a time, and says so as the live consumer", () => {
-      // Consumer 6 minutes slow: the entry (16:20:01) is too far ahead of its clock (16:14:02) to be trusted over it.
+    it("refuses an entry more than 5 minutes in its future, or an id without a time, as future_date naming the clocks: the consumer's clock never stands in for the entry's", () => {
+      // Consumer 6 minutes slow: the entry (16:20:01) is too far ahead of its clock (16:14:02) to be trusted.
       const ahead = checkLiveBatch([entry(ny(day, '16:20:01'), { date: day, eventTime: ny(day, '16:20').toISOString() })], 'bars', { now: () => ny(day, '16:14:02') });
-      expect(ahead.rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
-      expect(ahead.rejected[0].message).toMatch(/the live consumer's clock read 16:14 New York, before the 16:00 close plus 15 minutes \(16:15\)/);
-      expect(ahead.rejected[0].message).toMatch(/its stream entry says 2024-06-12 16:20 New York, more than 5 minutes ahead of that clock: the consumer's host clock or the stream's is wrong/);
-      expect(ahead.rejected[0].message).not.toMatch(/import/);
+      expect(ahead.rejected.map((q) => q.rule)).toEqual(['future_date']);
+      expect(ahead.rejected[0].message).toMatch(/its stream entry id says 2024-06-12T20:20:01.000Z, more than 5 minutes ahead of the live consumer's clock \(2024-06-12T20:14:02.000Z\): the stream's \(Redis's\) host clock or the consumer's is wrong/);
+      // A day earlier's bar too: no clock reading dates it.
+      expect(rules([entry(ny(day, '16:20:01'), { date: '2024-06-11' })], ny(day, '16:14:02'))).toEqual({ accepted: 0, rejected: ['future_date'] });
       const timeless: StreamEntry = { ...entry(ny(day, '16:20'), { date: day }), id: 'x-1' };
-      const noTime = checkLiveBatch([timeless], 'bars', { now: () => ny(day, '16:10') });
-      expect(noTime.rejected[0].message).toMatch(/the live consumer's clock read 16:10 New York.*its stream entry id has no time/);
-      expect(rules([timeless], ny(day, '16:20'))).toEqual({ accepted: 1, rejected: [] });
+      for (const clock of [ny(day, '16:10'), ny(day, '16:20'), ny('2024-06-13', '09:00')]) expect(rules([timeless], clock)).toEqual({ accepted: 0, rejected: ['future_date'] });
+      expect(checkLiveBatch([timeless], 'bars', { now: () => ny(day, '16:20') }).rejected[0].message).toMatch(/its stream entry id x-1 has no time/);
     });
   });
 });
@@ -122,13 +118,33 @@ describe('the time an accepted bar carries as its version time', () => {
   const day = '2024-06-12';
   const times = (entries: StreamEntry[], clock: Date) => checkLiveBatch(entries, 'bars', { now: () => clock }).accepted.map((a) => a.eventTime);
 
-  it('is the event_time when the message has one, else the entry id time, never after the consumer clock', () => {
+  it('is the event_time when the message has one, else the entry id time', () => {
     expect(times([entry(ny(day, '16:30'), { date: day, eventTime: `${day}T16:20:00-04:00` })], ny(day, '23:00'))).toEqual([ny(day, '16:20').toISOString()]);
     expect(times([entry(ny(day, '16:30'), { date: day })], ny(day, '23:00'))).toEqual([ny(day, '16:30').toISOString()]);
-    // The stream's clock 2 minutes ahead of the consumer's (within the skew): the consumer's clock bounds it.
-    expect(times([entry(ny(day, '16:32'), { date: day })], ny(day, '16:30'))).toEqual([ny(day, '16:30').toISOString()]);
-    // An id more than the skew ahead is not trusted: the consumer's clock stands in.
-    expect(times([entry(ny(day, '18:00'), { date: day })], ny(day, '16:40'))).toEqual([ny(day, '16:40').toISOString()]);
+  });
+
+  it('is the same on every delivery, whatever the consumer clock reads (a redelivery claimed later must not look newer than an entry appended after it)', () => {
+    // The stream's clock 2 minutes ahead of the consumer's (within the skew), read at once, claimed later, re-read after a reset.
+    const a = entry(ny(day, '16:32'), { date: day });
+    const b = entry(ny(day, '16:32:00.5'), { date: day, close: 100.2 });
+    for (const clock of [ny(day, '16:30'), ny(day, '16:31'), ny(day, '16:33'), ny('2024-06-13', '09:00')]) {
+      expect(times([a], clock)).toEqual([ny(day, '16:32').toISOString()]);
+      expect(times([b], clock)).toEqual([ny(day, '16:32:00.5').toISOString()]);
+    }
+  });
+
+  it('is the earlier of event_time and the entry time: an event_time ahead of its append (within the skew) is not stored as is', () => {
+    expect(times([entry(ny(day, '16:36'), { date: day, eventTime: ny(day, '16:40').toISOString() })], ny(day, '23:00'))).toEqual([ny(day, '16:36').toISOString()]);
+  });
+
+  it('refuses an entry whose id time is more than 5 minutes ahead of the consumer clock as future_date, naming both clocks, instead of dating it by the clock', () => {
+    const ahead = entry(ny(day, '18:00'), { date: '2024-06-11' });
+    const checked = checkLiveBatch([ahead], 'bars', { now: () => ny(day, '16:40') });
+    expect(checked.accepted).toEqual([]);
+    expect(checked.rejected.map((q) => q.rule)).toEqual(['future_date']);
+    expect(checked.rejected[0].message).toMatch(/stream entry id says 2024-06-12T22:00:00.000Z, more than 5 minutes ahead of the live consumer's clock \(2024-06-12T20:40:00.000Z\)/);
+    // Read again once the consumer's clock is within 5 minutes of it: accepted, with the entry's time.
+    expect(times([ahead], ny(day, '17:56'))).toEqual([ny(day, '18:00').toISOString()]);
   });
 
   it('orders two messages of a bar in one batch: one without event_time appended after the other was produced wins; one produced earlier is stale', () => {
@@ -137,11 +153,16 @@ describe('the time an accepted bar carries as its version time', () => {
     const kept = checkLiveBatch([a, b], 'bars', { now: () => ny(day, '23:00') });
     expect(kept.accepted.map((x) => x.bar.close)).toEqual([100.2]);
     expect(kept.supersededInBatch).toBe(1);
-    // Produced at 16:40 by its event_time (within the skew of its 16:36 append), after the untimed one appended at 16:37.
-    const c = entry(ny(day, '16:36'), { date: day, eventTime: ny(day, '16:40').toISOString() });
-    const d = entry(ny(day, '16:37'), { date: day, close: 100.2 });
+    const c = entry(ny(day, '16:36'), { date: day, close: 100.2 });
+    const d = entry(ny(day, '16:37'), { date: day, eventTime: ny(day, '16:33').toISOString() });
     const stale = checkLiveBatch([c, d], 'bars', { now: () => ny(day, '23:00') });
-    expect(stale.accepted.map((x) => x.bar.close)).toEqual([100.1]);
+    expect(stale.accepted.map((x) => x.bar.close)).toEqual([100.2]);
     expect(stale.staleInBatch).toBe(1);
+    // An event_time ahead of its append (16:40 on a 16:36 entry) counts as of the append: the untimed correction appended at 16:37 wins.
+    const e = entry(ny(day, '16:36'), { date: day, eventTime: ny(day, '16:40').toISOString() });
+    const f = entry(ny(day, '16:37'), { date: day, close: 100.2 });
+    const later = checkLiveBatch([e, f], 'bars', { now: () => ny(day, '23:00') });
+    expect(later.accepted.map((x) => x.bar.close)).toEqual([100.2]);
+    expect(later.supersededInBatch).toBe(1);
   });
 });

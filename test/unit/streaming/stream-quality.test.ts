@@ -6,16 +6,27 @@ import { checkLiveBatch, seriesFlags } from '../../../lib/streaming/stream-quali
 
 const POLICY = qualityPolicySchema.parse({});
 let seq = 0;
-const ENTRY_MS = Date.parse('2100-01-01T00:00:00Z');
+// Appended when the file is loaded, before any real clock reading of its checks.
+const ENTRY_MS = Date.now();
 function entry(bar: Partial<LiveBar> & { symbol: string; date: string }): StreamEntry {
   const full: LiveBar = { open: 10, high: 11, low: 9, close: 10.5, volume: 1000, source: 'test', ...bar };
   const flat = encodeLiveBar(full);
   const fields: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
-  // Entry ids after every clock used here, so the clock is what the session rule judges by
-  // (stream-quality-produced-at.test.ts covers entries appended before the check).
   return { id: `${ENTRY_MS}-${seq++}`, fields };
 }
+/**
+ * checkLiveBatch with the clock at `iso` and the entries appended then, so the clock is what the
+ * session rule judges by (stream-quality-produced-at.test.ts covers entries appended before the check).
+ */
+const checkAt = (entries: readonly StreamEntry[], key: string, iso: string) => {
+  const clock = new Date(iso);
+  return checkLiveBatch(
+    entries.map((e) => ({ ...e, id: `${clock.getTime()}-${e.id.slice(e.id.indexOf('-') + 1)}` })),
+    key,
+    { now: () => clock },
+  );
+};
 const bar = (date: string, close: number, symbol = 'AAA'): Bar => ({ symbol, date, open: close, high: close, low: close, close, volume: 100 });
 
 describe('quality rules on a batch of stream entries', () => {
@@ -88,29 +99,29 @@ describe('future_date and value limits on live bars, as on an import', () => {
   it("rejects a bar dated after the New York date of the batch's clock", () => {
     const entries = [entry({ symbol: 'AAA', date: '2024-05-01' }), entry({ symbol: 'BBB', date: '2024-05-02' }), entry({ symbol: 'CCC', date: '2099-06-01' })];
     // 02:00 UTC on 2 May is still 1 May in New York: the 2 May bar cannot have traded yet.
-    const checked = checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T02:00:00Z') });
+    const checked = checkAt(entries, 'k', '2024-05-02T02:00:00Z');
     expect(checked.rejected.map((q) => [q.rule, q.symbol, q.date, q.line, q.message])).toEqual([
       ['future_date', 'BBB', '2024-05-02', null, "2024-05-02 is after 2024-05-01, the New York date of the live consumer's clock"],
       ['future_date', 'CCC', '2099-06-01', null, "2099-06-01 is after 2024-05-01, the New York date of the live consumer's clock"],
     ]);
     expect(checked.accepted.map((a) => a.bar.symbol)).toEqual(['AAA']);
     // Later that day in New York, the 2 May bar is accepted.
-    expect(checkLiveBatch(entries.slice(0, 2), 'k', { now: () => new Date('2024-05-02T21:00:00Z') }).accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
+    expect(checkAt(entries.slice(0, 2), 'k', '2024-05-02T21:00:00Z').accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
   });
 
   it("rejects a bar of the clock's own session before its close plus the margin (session_not_closed), and takes it after", () => {
     const entries = [entry({ symbol: 'AAA', date: '2024-05-01' }), entry({ symbol: 'BBB', date: '2024-05-02' })];
     // 11:05 in New York on 2 May: that day's bar is unfinished.
-    const during = checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T15:05:00Z') });
+    const during = checkAt(entries, 'k', '2024-05-02T15:05:00Z');
     expect(during.rejected.map((q) => [q.rule, q.symbol, q.date])).toEqual([['session_not_closed', 'BBB', '2024-05-02']]);
     expect(during.accepted.map((a) => a.bar.symbol)).toEqual(['AAA']);
     // 16:10 is before the close plus 15 minutes; 16:20 is after.
-    expect(checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T20:10:00Z') }).rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
-    expect(checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T20:20:00Z') }).accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
+    expect(checkAt(entries, 'k', '2024-05-02T20:10:00Z').rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
+    expect(checkAt(entries, 'k', '2024-05-02T20:20:00Z').accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
     // The day after Thanksgiving closes at 13:00: a bar is final from 13:15.
     const early = [entry({ symbol: 'CCC', date: '2024-11-29' })];
-    expect(checkLiveBatch(early, 'k', { now: () => new Date('2024-11-29T18:10:00Z') }).rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
-    expect(checkLiveBatch(early, 'k', { now: () => new Date('2024-11-29T18:20:00Z') }).accepted).toHaveLength(1);
+    expect(checkAt(early, 'k', '2024-11-29T18:10:00Z').rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
+    expect(checkAt(early, 'k', '2024-11-29T18:20:00Z').accepted).toHaveLength(1);
   });
 
   it('uses the real clock by default', () => {
