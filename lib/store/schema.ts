@@ -8,11 +8,12 @@ export interface BarsTable {
   close: number;
   volume: number;
   /**
-   * When this version of the bar was produced (its live message's event_time, UTC ISO as
-   * toISOString writes it) or, for an import's version, the clock of its content (when its bytes
+   * When this version of the bar was produced (for a live message, the earlier of its event_time
+   * and its stream entry's time, UTC ISO as toISOString writes it: lib/streaming/stream-quality.ts
+   * versionTimeOf) or, for an import's version, the clock of its content (when its bytes
    * were first seen or fetched: the snapshot's recorded `judgedAt` or `fileClocks` entry; the
-   * publication time for imports published before content clocks). A message without one gets
-   * its stream entry's time (lib/streaming/stream-quality.ts versionTimeOf). Null for upsertBars'
+   * publication time for imports published before content clocks). A repeat of the stored values
+   * leaves it as it is. Null for upsertBars'
    * versions, for imports published before migration 0023, and for live versions of messages
    * without event_time stored before 7 December 2026 (an import dates those that revised a bar by
    * their bar_revisions row: lib/store/staging.ts timeUntimedLiveVersions).

@@ -11,10 +11,11 @@
  *   only come back while pending, so otherwise nothing could ever be outranked: a backlog or a
  *   steady feed without failures records nothing and pays one range read per batch. Repeated
  *   values are recorded too (a newer repeat outranks an older, different message still pending).
- * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`;
- *   an import's version, the clock of its content: when its bytes were first seen or fetched,
- *   lib/store/staging.ts publishBars). The consumer gives a message without event_time its entry's time
- *   (stream-quality.ts versionTimeOf), so such a version too is ordered against imported content. A live bar with other values than the
+ * - **event time**: a bar's stored version carries when its message was produced (`bars.event_time`:
+ *   from the consumer, the earlier of the message's event_time and its entry's time, taken from the
+ *   entry alone so every delivery gives the same, stream-quality.ts versionTimeOf; an import's
+ *   version, the clock of its content: when its bytes were first seen or fetched,
+ *   lib/store/staging.ts publishBars), so live versions are ordered against imported content. A live bar with other values than the
  *   stored bar revises it only when it is not older by event_time: one produced before the stored
  *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
  *   is `stale` and changes nothing (no revision row, no stale mark); so is one produced before the
@@ -23,6 +24,10 @@
  *   Event time outranks stream order too: a bar held by a newer entry is still written when it is
  *   newer by event_time than the stored version (looked up for such a bar only). The
  *   time is read with the stored values a revision looks up anyway: a new bar costs nothing more.
+ *   A repeat of the stored values changes nothing, its time included: re-sent content (a producer's
+ *   retry, `stream:replay --from-store`) is no newer than when it was first stored, and moving the
+ *   time on made a correction first seen before the repeat look older than the store (an import
+ *   then left it as superseded). A stored version without a time keeps none.
  * - **revisions**: a bar that replaces stored values is logged in `bar_revisions` (old and new
  *   values, snapshot id `stream:<key>@<entry id>`) and every feature-set version's rows of that
  *   symbol are marked stale from its date (`feature_progress.stale_from`, as absorbBarRevisions
@@ -67,9 +72,9 @@ export interface LiveBarWrite {
   /** What the consumer's window says; only the store's answer decides what is logged. */
   change: BarChange;
   /**
-   * When the bar was produced, as eventTimeKey (live-bar.ts) makes it: from the consumer, its
-   * message's event_time or else its entry's time (stream-quality.ts versionTimeOf). Without it
-   * the version is stored with no time.
+   * When the bar was produced, as eventTimeKey (live-bar.ts) makes it: from the consumer, the
+   * earlier of its message's event_time and its entry's time (stream-quality.ts versionTimeOf).
+   * Without it the version is stored with no time.
    */
   eventTime?: string;
 }
@@ -98,16 +103,6 @@ export interface LiveRetraction {
   bar: Bar;
   revealedBy: readonly string[];
 }
-
-/**
- * A repeat of the stored values moves the stored version's event_time on to its own, when later (or
- * when the version has none): the provider stated those values again at that time, so a different
- * message it produced before then is older than what the store holds, and stale (not a revision).
- * Only the time changes, and only if the stored values are still the repeated ones.
- * Parameters: time, symbol, date, open, high, low, close, volume, time.
- */
-const CONFIRM_SQL =
-  'update `bars` set `event_time` = ? where `symbol` = ? and `date` = ? and `open` = ? and `high` = ? and `low` = ? and `close` = ? and `volume` = ? and (`event_time` is null or `event_time` < ?)';
 
 // 4 values per source row, 7 per bar: 1,000 rows stay under both drivers' placeholder limits.
 const ROWS_PER_STATEMENT = 1000;
@@ -246,7 +241,6 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
     const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "event_time", "signature", "signature_key_id") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
     const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume", "event_time" from "bars" where "symbol" = ? and "date" = ?');
     const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ?, "signature" = ?, "signature_key_id" = ? where "symbol" = ? and "date" = ?');
-    const confirm = sqlite.prepare(CONFIRM_SQL.replaceAll('`', '"'));
     const remove = sqlite.prepare('delete from "bars" where "symbol" = ? and "date" = ?');
     const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string, retract: readonly LiveRetraction[]): LiveBatchWrite => {
       const { lo, hi, threshold } = checkRange(rows, contiguous);
@@ -267,7 +261,6 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
         }
         if (record) source.run(stream, b.symbol, b.date, entryKey(entryId));
         if (change === 'duplicate') {
-          if (at !== null) confirm.run(at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
           outcomes[k] = 'unchanged';
           continue;
         }
@@ -283,7 +276,7 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
           insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at, signature, keyId);
           outcomes[k] = 'added';
         } else if (sameValues(old, b)) {
-          if (at !== null) confirm.run(at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
+          // A repeat keeps the stored version's time (see the header).
           outcomes[k] = 'unchanged';
         } else if (olderThanStored(eventTime, old.event_time)) outcomes[k] = 'stale';
         else {
@@ -386,8 +379,6 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   }
   const writes: LiveBarWrite[] = [];
   const revisions: Revision[] = [];
-  /** Repeats of the stored values with an event_time: the stored version's time moves on to theirs. */
-  const confirmed: LiveBarWrite[] = [];
   for (const k of [...kept, ...contested]) {
     const { bar: b, entryId, change, eventTime } = items[k];
     if (contested.has(k) && !newerThanStored(eventTime, stored.get(`${b.symbol}\u0000${b.date}`))) {
@@ -395,7 +386,6 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       continue;
     }
     if (change === 'duplicate') {
-      if (eventTime !== undefined) confirmed.push(items[k]);
       outcomes[k] = 'unchanged';
       continue;
     }
@@ -405,7 +395,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
     }
     const old = stored.get(`${b.symbol}\u0000${b.date}`);
     if (old !== undefined && sameValues(old, b)) {
-      if (eventTime !== undefined) confirmed.push(items[k]);
+      // A repeat keeps the stored version's time (see the header).
       outcomes[k] = 'unchanged';
       continue;
     }
@@ -440,10 +430,6 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
     retracted.push(r);
   }
   for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
-  for (const { bar: b, eventTime } of confirmed) {
-    const at = eventTime as string;
-    await tx.executeQuery(CompiledQuery.raw(mysql ? CONFIRM_SQL : CONFIRM_SQL.replaceAll('`', '"'), [at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at]));
-  }
   return { outcomes, retracted };
 }
 

@@ -150,7 +150,7 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
     expect((await readBars(t.store, { symbols: ['BBB'] }))[0].close).toBe(21);
   });
 
-  it('a repeat of the stored values with a later event_time moves the stored time on (values, revisions and stale marks untouched), so a message produced before the repeat is stale', async () => {
+  it('a repeat of the stored values changes nothing, its time included (a version without one keeps none), so a message produced before the repeat but after the stored version still revises it', async () => {
     await t.store.db.insertInto('feature_progress').values({ version: 'v1', symbol: 'AAA', through: '2024-05-01', bars: 1, stale_from: null, updated_at: '2024-05-02T00:00:00.000Z' }).execute();
     const T = (hh: string) => `2024-05-01T${hh}:00:00.000Z`;
     const live = (close: number, seq: number, change: LiveBarWrite['change'], eventTime?: string): LiveBarWrite => ({ bar: bar('AAA', '2024-05-01', close), entryId: `1700000000400-${seq}`, change, eventTime });
@@ -160,24 +160,24 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
     };
     const opts = { contiguous: true, record: false };
     expect(await write(t.store, [live(10, 0, 'new', T('20'))], opts)).toEqual(['added']);
-    const progress = await t.store.db.selectFrom('feature_progress').selectAll().execute();
-    // X re-sent at 23:00, as the window holds it and as a bar the window did not hold.
+    // X re-sent at 23:00 (as the window holds it and as a bar the window did not hold), earlier, and without a time.
     expect(await write(t.store, [live(10, 1, 'duplicate', T('23'))], opts)).toEqual(['unchanged']);
-    expect(await stored()).toEqual([10, T('23')]);
     expect(await write(t.store, [live(10, 2, 'revised', T('23'))], opts)).toEqual(['unchanged']);
-    // An older repeat, or one without a time, leaves the time as it is.
-    expect(await write(t.store, [live(10, 3, 'duplicate', T('21'))], opts)).toEqual(['unchanged']);
+    expect(await write(t.store, [live(10, 3, 'duplicate', T('19'))], opts)).toEqual(['unchanged']);
     expect(await write(t.store, [live(10, 4, 'duplicate')], opts)).toEqual(['unchanged']);
-    expect(await stored()).toEqual([10, T('23')]);
-    // Y produced at 22:00, before the provider stated X again: stale, nothing changes.
-    expect(await write(t.store, [live(11, 5, 'revised', T('22'))], opts)).toEqual(['stale']);
-    expect(await stored()).toEqual([10, T('23')]);
+    expect(await stored()).toEqual([10, T('20')]);
+    // Y produced at 19:00, before X: stale.
+    expect(await write(t.store, [live(11, 5, 'revised', T('19'))], opts)).toEqual(['stale']);
     expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
-    expect(await t.store.db.selectFrom('feature_progress').selectAll().execute()).toEqual(progress);
-    // An import's version (no time) repeated live takes the repeat's time.
+    // Y produced at 22:00, after X and before its repeat: the repeat made X no newer, Y revises it.
+    expect(await write(t.store, [live(11, 6, 'revised', T('22'))], opts)).toEqual(['revised']);
+    expect(await stored()).toEqual([11, T('22')]);
+    expect((await t.store.db.selectFrom('bar_revisions').select(['old_close', 'new_close']).execute()).map((r) => [Number(r.old_close), Number(r.new_close)])).toEqual([[10, 11]]);
+    // A version without a time (upsertBars) repeated live keeps none.
     await upsertBars(t.store, [bar('AAA', '2024-05-01', 12)]);
-    expect(await write(t.store, [live(12, 6, 'new', T('21'))], opts)).toEqual(['unchanged']);
-    expect(await stored()).toEqual([12, T('21')]);
+    expect(await write(t.store, [live(12, 7, 'new', T('21'))], opts)).toEqual(['unchanged']);
+    expect(await write(t.store, [live(12, 8, 'duplicate', T('21'))], opts)).toEqual(['unchanged']);
+    expect(await stored()).toEqual([12, null]);
   });
 
   it('records nothing when asked not to (no older entry pending)', async () => {

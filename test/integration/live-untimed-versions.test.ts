@@ -15,6 +15,7 @@ import { BarStreamConsumer } from '../../lib/streaming/consumer';
 import { encodeLiveBar } from '../../lib/streaming/live-bar';
 import { writeLiveBars } from '../../lib/streaming/live-bar-store';
 import { BarStreamProducer } from '../../lib/streaming/producer';
+import { loadStoredBarsForReplay, replayToStream } from '../../lib/streaming/replay';
 import { DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
 
@@ -201,6 +202,32 @@ describe.each(DRIVERS)('live versions without event_time against imports on %s',
     expect((await storedBar(t.store)).close).toBe(151.5);
     expect(c.stats).toMatchObject({ barsRevised: 1, barsSuperseded: 1 });
     expect(await storedTime(t.store)).toBe(entryTime(b));
+  });
+
+  it('stream:replay --from-store re-sending the stored bars changes no stored time: a corrected file first seen before the replay still revises', async () => {
+    await importBars(t.store, fromFolder(folderWith(stooqText())));
+    const imported = await storedTime(t.store);
+    expect(imported).not.toBeNull();
+    // A bar stored without a time (upsertBars) is not stamped by a repeat of its values either.
+    const untimed = { ...(await readBars(t.store, { symbols: ['IBM'], from: DAYS[30], to: DAYS[30] }))[0] };
+    await upsertBars(t.store, [untimed]);
+    await later();
+    const firstSeen = new Date();
+    await later();
+    const c = consumer('c1');
+    await c.pollOnce();
+    const before = await dumpStore(t.store);
+    await replayToStream(producer, await loadStoredBarsForReplay(t.store, { symbols: ['IBM'] }), { pace: { kind: 'max' } });
+    await drain(c);
+    expect(c.stats).toMatchObject({ barsStored: 0, barsRevised: 0 });
+    expect(await dumpStore(t.store)).toEqual(before);
+    expect(await storedTime(t.store)).toBe(imported);
+    expect((await t.store.db.selectFrom('bars').select('event_time').where('symbol', '=', 'IBM').where('date', '=', DAYS[30]).executeTakeFirstOrThrow()).event_time).toBeNull();
+
+    const fixed = await importBars(t.store, fromFolder(folderWith(stooqText({ [DAY]: 151.25 }))), { now: () => firstSeen });
+    expect(fixed.status).toBe('published');
+    expect(fixed.supersededStoredBars?.count ?? 0).toBe(0);
+    expect((await storedBar(t.store)).close).toBe(151.25);
   });
 
   it('a timed message whose event_time runs ahead of its append (within the skew) counts as of its append: a correction without event_time appended after it revises it', async () => {

@@ -364,7 +364,7 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect((await revisions()).slice(1)).toEqual([[`${streamSnapshotId(key)}@${laterId}`, x.close, later.close]]);
   });
 
-  it('an older bar by event_time leaves no flag in quarantine, and a repeat of the stored values with a later time makes a message produced before it stale', async () => {
+  it('an older bar by event_time leaves no flag in quarantine, and a repeat of the stored values changes no stored time: a message produced after the stored version but before the repeat revises it', async () => {
     await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
     const day = DATES[DATES.length - 1]; // 2018-06-29: the close is 20:00Z
     const sent = (b: Bar, eventTime: string) => ({ ...b, source: 'feed', eventTime });
@@ -387,16 +387,22 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(c.stats.flaggedByRule).toEqual({});
     expect(await readOnlineFeatures(cache, ownSet.version, x.symbol)).toEqual(vector);
 
-    // X stated again at 23:00 (one batch: the later repeat first), then Y produced at 22:30: stale.
+    // X stored as of 20:20, stated again at 23:00 and 21:00 (one batch): its time stays 20:20, so Y
+    // produced at 22:30 revises it (a repeat is no newer content), and one produced at 20:16 is stale.
     const z = barOf(SYMBOLS[1], day);
     await producer.publish([sent(z, `${day}T20:20:00Z`)]);
     await drain(c);
     await producer.publish([sent(z, `${day}T23:00:00Z`), sent(z, `${day}T21:00:00Z`)]);
     await drain(c);
-    await producer.publish([sent(corrected(z, 0.9), `${day}T22:30:00Z`)]);
+    expect((await t.store.db.selectFrom('bars').select('event_time').where('symbol', '=', z.symbol).where('date', '=', day).executeTakeFirstOrThrow()).event_time).toBe(`${day}T20:20:00.000Z`);
+    await producer.publish([sent(corrected(z, 0.8), `${day}T20:16:00Z`)]);
     await drain(c);
     expect(await storedBar(z)).toEqual(z);
-    expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+    expect(c.stats.barsStale).toBe(2);
+    await producer.publish([sent(corrected(z, 0.9), `${day}T22:30:00Z`)]);
+    await drain(c);
+    expect(await storedBar(z)).toEqual(corrected(z, 0.9));
+    expect((await t.store.db.selectFrom('bar_revisions').select(['old_close', 'new_close']).execute()).map((r) => [Number(r.old_close), Number(r.new_close)])).toEqual([[z.close, corrected(z, 0.9).close]]);
     expect(c.stats.barsStale).toBe(2);
   });
 
