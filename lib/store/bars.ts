@@ -221,6 +221,12 @@ export async function readBars(store: Database, query: BarQuery = {}, options: B
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
 
+/** readBars (unverified) with each stored version's time (`bars.event_time`; null when it has none). */
+export async function readBarsWithTimes(store: Database, query: BarQuery = {}): Promise<Array<Bar & { eventTime: string | null }>> {
+  const rows = await filtered(store, query).select([...BAR_COLUMNS, 'event_time']).orderBy('symbol').orderBy('date').execute();
+  return rows.map(({ event_time: eventTime, ...r }) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume), eventTime }));
+}
+
 /** The newest `count` bars of a symbol dated on or before `to`, ascending by date. */
 export async function readRecentBars(store: Database, symbol: string, to: string, count: number): Promise<Bar[]> {
   const rows = await store.db.selectFrom('bars').select(BAR_COLUMNS).where('symbol', '=', symbol).where('date', '<=', to).orderBy('date', 'desc').limit(count).execute();

@@ -13,7 +13,7 @@ import { BadInputError } from '../errors';
 import type { Bar } from '../market-data/bar';
 import { csvFormatSchema, type CsvFormatOption } from '../market-data/csv-formats';
 import { readBarCsv } from '../market-data/csv-reader';
-import { readBars, type BarQuery } from '../store/bars';
+import { readBarsWithTimes, type BarQuery } from '../store/bars';
 import type { Database } from '../store/database';
 import type { LiveBarInput } from './live-bar';
 import type { BarStreamProducer } from './producer';
@@ -53,10 +53,15 @@ export function orderForReplay<T extends Bar>(bars: readonly T[]): T[] {
   return [...bars].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
 }
 
+/**
+ * The stored bars, each with its stored version's time as event_time (none when it has none): the
+ * content is as old as that version, not as its re-sending, so a consumer orders it against
+ * imports and corrections as the store it came from did.
+ */
 export async function loadStoredBarsForReplay(store: Database, range: ReplayRange = {}): Promise<LiveBarInput[]> {
   const query: BarQuery = { symbols: range.symbols, from: range.from, to: range.to };
-  const bars = await readBars(store, query);
-  return orderForReplay(bars.map((b) => ({ ...b, source: `replay:${store.driver}` })));
+  const bars = await readBarsWithTimes(store, query);
+  return orderForReplay(bars.map(({ eventTime, ...b }) => ({ ...b, source: `replay:${store.driver}`, ...(eventTime === null ? {} : { eventTime }) })));
 }
 
 /** Reads a CSV file or folder with the importer's reader; unparseable rows are counted by rule. */

@@ -230,6 +230,38 @@ describe.each(DRIVERS)('live versions without event_time against imports on %s',
     expect((await storedBar(t.store)).close).toBe(151.25);
   });
 
+  it("stream:replay --from-store sends each bar's stored time as its event_time: replayed into another store, the content counts as of its version, not of its re-sending", async () => {
+    await importBars(t.store, fromFolder(folderWith(stooqText())));
+    const imported = await storedTime(t.store);
+    const untimed = (await readBars(t.store, { symbols: ['IBM'], from: DAYS[30], to: DAYS[30] }))[0];
+    await upsertBars(t.store, [untimed]);
+    await later();
+    const firstSeen = new Date();
+    await later();
+    const bars = await loadStoredBarsForReplay(t.store, { symbols: ['IBM'] });
+    expect(bars.find((b) => b.date === DAY)?.eventTime).toBe(imported);
+    expect(bars.find((b) => b.date === DAYS[30])).not.toHaveProperty('eventTime');
+
+    const other = await create();
+    try {
+      const c = new BarStreamConsumer({ redis, store: other.store, cache: new MemoryCache(), featureSets: [ownSet], log: () => {} }, { key, group: 'g', consumer: 'other', blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false });
+      consumers.push(c);
+      await c.pollOnce();
+      await replayToStream(producer, bars, { pace: { kind: 'max' } });
+      await drain(c);
+      expect(c.stats).toMatchObject({ barsStored: DAYS.length, quarantinedByRule: {} });
+      const time = await other.store.db.selectFrom('bars').select('event_time').where('symbol', '=', 'IBM').where('date', '=', DAY).executeTakeFirstOrThrow();
+      expect(time.event_time).toBe(imported);
+      // A corrected file first seen after the original import, before the replay, revises the replayed bar.
+      const fixed = await importBars(other.store, fromFolder(folderWith(stooqText({ [DAY]: 151.25 }))), { now: () => firstSeen });
+      expect(fixed.supersededStoredBars?.count ?? 0).toBe(0);
+      expect((await readBars(other.store, { symbols: ['IBM'], from: DAY, to: DAY }))[0].close).toBe(151.25);
+    } finally {
+      for (const c of consumers.splice(0)) await c.close();
+      await other.drop();
+    }
+  });
+
   it('a timed message whose event_time runs ahead of its append (within the skew) counts as of its append: a correction without event_time appended after it revises it', async () => {
     await importBars(t.store, fromFolder(folderWith(stooqText())));
     const bar = await storedBar(t.store);
