@@ -190,7 +190,7 @@ export function purgedKFold(times: SampleTimes, options: PurgedKFoldOptions): Pu
 export function purgedHoldout(times: SampleTimes, share: number): PurgedFold {
   checkTimes(times);
   if (!(share > 0 && share < 1)) invalid(`share must be in (0, 1), got ${share}`);
-  const { start, end } = times;
+  const { start } = times;
   const n = start.length;
   const wanted = Math.floor(n * share);
   if (wanted < 1) invalid(`a share of ${share} of ${n} samples holds out no sample; give more samples or a larger share`);
@@ -201,6 +201,21 @@ export function purgedHoldout(times: SampleTimes, share: number): PurgedFold {
   // Whole days from the last back until they hold the share; the first day always stays before them.
   let first = days.length - 1;
   for (let held = perDay.get(days[first]) as number; held < wanted && first > 1; held += perDay.get(days[first]) as number) first--;
+  return holdOutFrom(times, days, first);
+}
+
+/** purgedHoldout of exactly the last `days` decision days (1 ≤ days < distinct days). */
+export function purgedHoldoutDays(times: SampleTimes, days: number): PurgedFold {
+  checkTimes(times);
+  const distinct = distinctDaysOf(times.start);
+  if (!Number.isInteger(days) || days < 1 || days >= distinct.length) invalid(`a held-out block of ${days} whole days needs an integer of at least 1 and fewer than the samples' ${distinct.length} decision days`);
+  return holdOutFrom(times, distinct, distinct.length - days);
+}
+
+/** The held-out block of days[first..], the samples before it whose labels reach it purged. */
+function holdOutFrom(times: SampleTimes, days: Int32Array, first: number): PurgedFold {
+  const { start, end } = times;
+  const n = start.length;
   const a = days[first];
   let e = -(2 ** 31);
   for (let i = 0; i < n; i++) if (start[i] >= a) e = Math.max(e, end[i]);

@@ -1,5 +1,5 @@
 import { BadInputError } from '../../../lib/errors';
-import { distinctDaysOf, embargoDaysFor, purgedHoldout, purgedKFold, walkForwardWindows, type SampleTimes } from '../../../lib/validation/splits';
+import { distinctDaysOf, embargoDaysFor, purgedHoldout, purgedHoldoutDays, purgedKFold, walkForwardWindows, type SampleTimes } from '../../../lib/validation/splits';
 
 const list = (a: Int32Array) => Array.from(a);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -195,5 +195,16 @@ describe('purgedHoldout', () => {
     expect(() => purgedHoldout(panel(4, 5, 5, 1), 0.5)).toThrow(/1 decision day/);
     expect(() => purgedHoldout(panel(1, 0, 5, 1), 0.1)).toThrow(/holds out no sample/);
     expect(() => purgedHoldout(panel(1, 0, 5, 1), 0)).toThrow(BadInputError);
+  });
+
+  it('holds out exactly the last n days when asked for days, never every day', () => {
+    const times = panel(3, 0, 9, 2);
+    const two = purgedHoldoutDays(times, 2);
+    expect(list(two.test)).toEqual(range(24, 29));
+    expect(list(two.purged)).toEqual(range(18, 23));
+    expect(two.testStartDay).toBe(8);
+    expect(list(purgedHoldoutDays(times, 9).test)).toEqual(range(3, 29));
+    expect(() => purgedHoldoutDays(times, 10)).toThrow(/fewer than the samples' 10 decision days/);
+    expect(() => purgedHoldoutDays(times, 0)).toThrow(BadInputError);
   });
 });
