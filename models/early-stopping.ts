@@ -12,16 +12,23 @@
  * slice's outcomes: on a random walk the slice showed an edge (AUC 0.55–0.62) and kept rounds that
  * were worse on the next days. The purged rows are trained on by neither side.
  *
- * When an honest slice cannot be had (one decision day, or the purge leaves the fit fewer rows than
- * the slice holds: a 21-day warm start under 20-day labels leaves none), there is no early
- * stopping: every row is trained on, and the record says why and what the algorithm did instead
- * (a cold fit runs its configured rounds or epochs; a continued boosting ensemble adds no round,
- * since it keeps only rounds that beat it on held-out rows).
- * Without times (library use on a bare matrix) the slice is the last rows by count, as before,
- * unpurged; the record says so.
+ * When the share asked for cannot be had honestly (the purge leaves the fit fewer rows than the
+ * slice holds: validationFraction 0.5 under any overlapping labels), the slice shrinks by whole
+ * days until it can, and the record says so; turning early stopping off instead ran every round
+ * unjudged (on a random walk, 200/200 rounds, next-days log loss 1.1–1.8 against ln 2).
+ * When not even one day can be held out honestly (one decision day, or 20-day labels over 21 days:
+ * every earlier row's label reaches it), there is no early stopping, and every algorithm falls
+ * back the same way rather than run its configured rounds unjudged: a cold fit runs only as many
+ * rounds or epochs as early stopping waits for an improvement (earlyStoppingRounds, patience),
+ * a continued fit adds none and returns the champion's ensemble or weights.
+ *
+ * Without times there is no slice: a bare matrix says nothing about whether its rows' labels
+ * overlap, and a slice of the last rows then leaks (above). As the SVM's calibration, a fit that
+ * stops early refuses; rows whose labels are independent opt in with independentRowTimes
+ * (models/model.ts), and validationFraction 0 asks for no slice at all.
  */
 import { BadInputError } from '../lib/errors';
-import { purgedHoldout } from '../lib/validation/splits';
+import { purgedHoldout, purgedHoldoutDays, type PurgedFold } from '../lib/validation/splits';
 import type { FeatureMatrix, FitInput } from './model';
 
 /** Rows of a fit: a view of the input's rows where they are contiguous, a copy otherwise. */
@@ -42,8 +49,9 @@ export type EarlyStoppingRecord =
       lastDay: number;
       /** Rows before the slice whose labels reach its first day: trained on by neither side. */
       purgedRows: number;
+      /** Present when the share asked for left fewer rows to fit than to judge: why the slice holds fewer days. */
+      shrunk?: string;
     }
-  | { heldOut: 'last rows'; rows: number; reason: string }
   | {
       heldOut: 'none';
       reason: string;
@@ -81,42 +89,50 @@ export function withTrained(record: EarlyStoppingRecord, trained: string): Early
 
 /**
  * Splits the input's rows for early stopping on `fraction` of them (0: none). `what` names the
- * algorithm in errors.
+ * algorithm and call in errors.
  */
 export function earlyStoppingSplit(input: FitInput, fraction: number, what: string): EarlyStoppingSplit {
   const rows = input.features.rows;
   const all = (reason: string): EarlyStoppingSplit => ({ fit: rowsOf(input, range(0, rows)), record: { heldOut: 'none', reason } });
   if (fraction === 0) return all('validationFraction is 0');
-  const wanted = Math.floor(rows * fraction);
-  if (wanted < 1) return all(`validationFraction ${fraction} of ${rows} rows holds out no row`);
   const times = input.times;
   if (!times) {
-    return {
-      fit: rowsOf(input, range(0, rows - wanted)),
-      validation: rowsOf(input, range(rows - wanted, rows)),
-      record: { heldOut: 'last rows', rows: wanted, reason: 'no row times given: the last rows by count, not purged of labels reaching into them' },
-    };
+    throw new BadInputError(
+      `${what}: no input.times (each row's decision day and label end): early stopping holds out the last whole days purged of the rows whose labels reach them, ` +
+        `and without times a slice of the last rows would share label windows with the rows fitted. Pass times (datasetRows gives them for dataset rows; ` +
+        `independentRowTimes(rows) for rows whose labels do not overlap), or set validationFraction 0 to stop early on nothing`,
+      'INVALID_INPUT',
+    );
   }
+  const wanted = Math.floor(rows * fraction);
+  if (wanted < 1) return all(`validationFraction ${fraction} of ${rows} rows holds out no row`);
   if (times.start.length !== rows || times.end.length !== rows) {
     throw new BadInputError(`${what}: input.times has ${times.start.length} decision days and ${times.end.length} label ends for ${rows} rows; pass one of each per row`, 'INVALID_INPUT');
   }
-  let fold;
+  let fold: PurgedFold;
   try {
     fold = purgedHoldout(times, fraction);
   } catch (error) {
     if (!(error instanceof BadInputError)) throw error;
     return all(`no purged held-out slice: ${error.message}`);
   }
-  const days = new Set(fold.test.map((r) => times.start[r])).size;
+  const daysOf = (f: PurgedFold) => new Set(f.test.map((r) => times.start[r])).size;
+  const asked = fold;
+  // Fewer held-out days purge no more rows and judge fewer: shrink until the fit keeps at least as
+  // many rows as it judges, down to one day (the check is monotone in the days, so the first fits).
+  for (let days = daysOf(asked) - 1; fold.train.length < fold.test.length && days >= 1; days--) fold = purgedHoldoutDays(times, days);
+  const days = daysOf(fold);
   if (fold.train.length < fold.test.length) {
     return all(
-      `no purged held-out slice: holding out the last ${days} decision day(s) (${fold.test.length} rows) purges ${fold.purged.length} of the ${fold.train.length + fold.purged.length} rows before them ` +
+      `no purged held-out slice: even the last decision day alone (${fold.test.length} rows) purges ${fold.purged.length} of the ${fold.train.length + fold.purged.length} rows before it ` +
         '(labels reaching into the slice), leaving fewer rows to fit than to judge',
     );
   }
-  return {
-    fit: rowsOf(input, fold.train),
-    validation: rowsOf(input, fold.test),
-    record: { heldOut: 'days', rows: fold.test.length, days, firstDay: fold.testStartDay, lastDay: fold.testEndDay, purgedRows: fold.purged.length },
-  };
+  const record: EarlyStoppingRecord = { heldOut: 'days', rows: fold.test.length, days, firstDay: fold.testStartDay, lastDay: fold.testEndDay, purgedRows: fold.purged.length };
+  if (fold !== asked) {
+    record.shrunk =
+      `validationFraction ${fraction} asks for ${wanted} rows (${daysOf(asked)} days); holding them out purges ${asked.purged.length} of the ${asked.train.length + asked.purged.length} rows before them, ` +
+      `leaving fewer rows to fit than to judge, so the slice holds the last ${days} days`;
+  }
+  return { fit: rowsOf(input, fold.train), validation: rowsOf(input, fold.test), record };
 }

@@ -18,6 +18,16 @@ export interface FitTimes {
   readonly embargoDays: number;
 }
 
+/**
+ * Times for rows whose labels do not overlap (independent draws, not a panel of forward-looking
+ * labels): each row its own day, its label ending on it. Passing them is the explicit statement
+ * that a held-out slice of the last rows leaks nothing; for rows of a dataset pass their real times.
+ */
+export function independentRowTimes(rows: number): FitTimes {
+  const start = Int32Array.from({ length: rows }, (_, r) => r);
+  return { start, end: start, embargoDays: 0 };
+}
+
 export interface FitInput {
   features: FeatureMatrix;
   /** Class index per row (0..classes-1). */

@@ -1,7 +1,8 @@
 /**
  * Multi-layer perceptron: standardised features → dense ReLU layers (`hiddenLayers`, dropout
- * after each) → softmax over the classes. Adam on seeded minibatches, early stopping on the
- * last `validationFraction` of the rows (see network.ts for the training loop and weight order).
+ * after each) → softmax over the classes. Adam on seeded minibatches, early stopping on a slice
+ * of whole decision days purged of the rows whose labels reach them (models/early-stopping.ts;
+ * see network.ts for the training loop and weight order).
  */
 import { z } from 'zod';
 import type { FitInput, ModelState, TrainedModel, WarmStartOptions } from '../model';

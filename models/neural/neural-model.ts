@@ -34,7 +34,8 @@ export const trainingParamsShape = {
   minDelta: z.number().min(0).default(1e-4),
   /**
    * Share of rows held out for early stopping: the last whole decision days, purged of the fit rows
-   * whose labels reach them (models/early-stopping.ts); 0 trains on every row for exactly `epochs` epochs.
+   * whose labels reach them, fewer days when the purge leaves too few to fit (models/early-stopping.ts;
+   * needs input.times); 0 trains on every row for exactly `epochs` epochs.
    */
   validationFraction: z.number().min(0).max(0.5).default(0.1),
   /** L2 penalty l2·Σw² on the kernels (not the biases), added to the minibatch loss. */
@@ -53,8 +54,9 @@ export function parseParams<S extends z.ZodType>(schema: S, raw: unknown, what: 
 }
 
 const summarySchema = z.object({
-  epochsRun: z.number().int().min(1),
-  bestEpoch: z.number().int().min(1),
+  // 0: a continuation that could judge no epoch added none (models/early-stopping.ts).
+  epochsRun: z.number().int().min(0),
+  bestEpoch: z.number().int().min(0),
   validationLoss: z.number().nullable(),
   backend: z.enum(['kernel', 'node', 'wasm', 'cpu']),
   // Absent from models trained before it was recorded.
@@ -207,6 +209,16 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
   const x = input.features;
   checkValidationShare(x.rows, spec.params.validationFraction, what);
   const { fit, validation, record } = earlyStoppingSplit(input, spec.params.validationFraction, what);
+  // No honest slice although one was asked for (models/early-stopping.ts): a continuation adds no
+  // epoch, as boosting adds no round; a cold fit runs no more epochs than early stopping would
+  // wait for an improvement (100 unjudged epochs fitted the noise).
+  const unjudged = !validation && spec.params.validationFraction > 0;
+  if (unjudged && from) {
+    const kept = { epochsRun: 0, bestEpoch: 0, validationLoss: null, backend: from.training.backend, earlyStopping: withTrained(record, 'no epoch added to the continued network: none could be judged') };
+    return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, kept, spec.architecture, from.s, from.weights);
+  }
+  const epochs = unjudged ? Math.min(spec.params.epochs, spec.params.patience) : spec.params.epochs;
+  const trainedNote = epochs < spec.params.epochs ? `${epochs} epochs on every row (patience; epochs ${spec.params.epochs} cannot be judged)` : `${epochs} epochs on every row`;
   const trainRows = fit.features.rows;
   const validationRows = validation?.features.rows ?? 0;
   const s = from ? from.s : spec.standardiser(fit.features, trainRows);
@@ -219,8 +231,9 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
   const labels = validation ? joined(fit.labels, validation.labels, new Int32Array(trainRows + validationRows)) : fit.labels;
   const weights = fit.weights && (validation?.weights ? joined(fit.weights, validation.weights, new Float64Array(trainRows + validationRows)) : fit.weights);
   const data = { x: rows, labels, weights, trainRows, validationRows };
-  const trained = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights, threads);
-  const summary = { ...trained.summary, earlyStopping: withTrained(record, `${spec.params.epochs} epochs on every row`) };
+  // The stored params keep the recipe's epochs (what a fit with a slice may run); the summary says how many ran.
+  const trained = await trainNetwork(spec.architecture, data, { ...spec.params, epochs }, input.seed, input.signal, from?.weights, threads);
+  const summary = { ...trained.summary, earlyStopping: withTrained(record, trainedNote) };
   return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, trained.weights);
 }
 

@@ -36,7 +36,8 @@ export const gradientBoostingParamsSchema = z.object({
   maxBins: z.number().int().min(2).max(255).default(255),
   /**
    * Share of rows held out for early stopping: the last whole decision days, purged of the fit rows
-   * whose labels reach them (models/early-stopping.ts); 0 trains on every row for nRounds.
+   * whose labels reach them, fewer days when the purge leaves too few to fit (models/early-stopping.ts;
+   * needs input.times); 0 trains on every row for nRounds.
    */
   validationFraction: z.number().min(0).max(0.5).default(0.1),
   /** Stop after this many rounds without a better validation log loss. */
@@ -134,13 +135,21 @@ function featureRanges(stride: number, threads: number): Array<[number, number]>
  * these rows, keeps its base score and trees, and appends the new ones after them.
  */
 async function boost(input: FitInput, params: z.output<typeof gradientBoostingParamsSchema>, rounds: number, start?: GradientBoostingModel): Promise<GradientBoostingModel> {
-  const split = earlyStoppingSplit(input, params.validationFraction, 'gradient_boosting');
-  // A continued ensemble keeps only rounds that beat it on held-out rows: with none to judge them
-  // on, it adds none (validationFraction 0 asks for extraRounds unjudged). A cold fit has nothing
-  // to keep instead and runs its rounds.
-  const unjudged = start !== undefined && !split.validation && params.validationFraction > 0;
-  if (unjudged) rounds = 0;
-  const record = withTrained(split.record, unjudged ? 'no round added to the continued ensemble: none could be judged' : `${rounds} rounds on every row`);
+  const split = earlyStoppingSplit(input, params.validationFraction, `gradient_boosting.${start ? 'continueFit' : 'fit'}`);
+  // No honest slice although one was asked for (validationFraction 0 asks for the rounds unjudged):
+  // a continued ensemble keeps only rounds that beat it on held-out rows, so it adds none; a cold
+  // fit has nothing to keep instead and runs no more rounds than early stopping would wait for an
+  // improvement (its configured rounds, unjudged, fitted the noise: log loss 1.1-1.8 on a random walk).
+  const unjudged = !split.validation && params.validationFraction > 0;
+  let trained = `${rounds} rounds on every row`;
+  if (unjudged && start) {
+    rounds = 0;
+    trained = 'no round added to the continued ensemble: none could be judged';
+  } else if (unjudged && rounds > params.earlyStoppingRounds) {
+    trained = `${params.earlyStoppingRounds} rounds on every row (earlyStoppingRounds; nRounds ${rounds} cannot be judged)`;
+    rounds = params.earlyStoppingRounds;
+  }
+  const record = withTrained(split.record, trained);
   const x = split.fit.features;
   const p = x.featureNames.length;
   const K = input.classes === 2 ? 1 : input.classes;

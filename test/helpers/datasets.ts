@@ -1,5 +1,5 @@
 import { rng } from '../../lib/random';
-import type { FeatureMatrix, FitTimes } from '../../models/model';
+import { independentRowTimes, type FeatureMatrix, type FitTimes } from '../../models/model';
 
 export interface Dataset {
   x: FeatureMatrix;
@@ -37,10 +37,7 @@ export function noise(rows: number, p = 5, seed = 2): Dataset {
  * Times of independent rows (these synthetic datasets draw every row on its own): each row its own
  * day, its label resolved that day, no embargo. Folds cut from them are plain consecutive blocks.
  */
-export function independentTimes(rows: number): FitTimes {
-  const start = Int32Array.from({ length: rows }, (_, r) => r);
-  return { start, end: start, embargoDays: 0 };
-}
+export const independentTimes: (rows: number) => FitTimes = independentRowTimes;
 
 export function accuracy(proba: Float64Array, y: Int32Array, classes = 2): number {
   let hits = 0;

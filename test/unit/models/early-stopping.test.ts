@@ -3,8 +3,8 @@
  * days, with the fit rows whose labels reach into them left out, on a random-walk panel whose
  * labels overlap (a row's label shares most of its closes with the next day's).
  */
-import { mlp, type NeuralModel } from '../../../models/neural';
-import type { FitInput, FitTimes } from '../../../models/model';
+import { mlp, sequenceModel, type NeuralModel } from '../../../models/neural';
+import { independentRowTimes, type FitInput, type FitTimes } from '../../../models/model';
 import { gradientBoosting, type GradientBoostingModel } from '../../../models/trees/gradient-boosting';
 import { Mulberry32 } from '../../../lib/random';
 
@@ -111,9 +111,44 @@ describe('early stopping on a purged slice of whole days', () => {
     expect(mlp.restore(model.state()).training.earlyStopping).toEqual(record);
   });
 
-  it('without times the slice stays the last rows by count, and the record says it is not purged', async () => {
-    const model = await gradientBoosting.fit({ ...input, times: undefined }, gbParams);
-    expect(model.state().params.earlyStopping).toMatchObject({ heldOut: 'last rows', rows: 366 });
+  it('without times it refuses to stop early, as the SVM refuses to calibrate: rows whose labels may overlap cannot be cut honestly', async () => {
+    const bare = { ...input, times: undefined };
+    await expect(gradientBoosting.fit(bare, gbParams)).rejects.toThrow(/gradient_boosting\.fit: no input\.times .*validationFraction 0/);
+    await expect(mlp.fit(bare, { hiddenLayers: [4], epochs: 1 })).rejects.toThrow(/mlp\.fit: no input\.times/);
+    await expect(sequenceModel.fit(bare, { window: 3, epochs: 1 })).rejects.toThrow(/conv1d\.fit: no input\.times/);
+    // validationFraction 0 asks for no slice, so needs no times.
+    expect((await gradientBoosting.fit(bare, { ...gbParams, validationFraction: 0 })).state().params.earlyStopping).toMatchObject({ heldOut: 'none', reason: 'validationFraction is 0' });
+    // Rows whose labels do not overlap opt in explicitly: each its own day, the slice is the last rows.
+    const independent = await gradientBoosting.fit({ ...bare, times: independentRowTimes(input.features.rows) }, gbParams);
+    expect(independent.state().params.earlyStopping).toEqual({ heldOut: 'days', rows: 366, days: 366, firstDay: 3660 - 366, lastDay: 3659, purgedRows: 0 });
+  });
+
+  it('a share too large to purge honestly is shrunk to fewer whole days until the fit keeps at least as many rows as it judges', async () => {
+    // 100 days of 5-day labels, validationFraction 0.5: 50 days held out would purge 5 of the 50
+    // before them, leaving fewer rows to fit than to judge (this turned early stopping off).
+    const panel = randomWalkPanel(20, 100, () => 5, 2);
+    const model = await gradientBoosting.fit(panel.input, { ...gbParams, nRounds: 60, earlyStoppingRounds: 5, validationFraction: 0.5 });
+    const params = model.state().params;
+    const record = params.earlyStopping as DaysRecord & { shrunk: string };
+    // 47 days held out, 5 purged: 48 days fitted (960 rows) against 940 judged.
+    expect(record).toMatchObject({ heldOut: 'days', days: 47, rows: 940, purgedRows: 100, firstDay: 20 + 53 });
+    expect(record.shrunk).toMatch(/validationFraction 0\.5 asks for 1000 rows \(50 days\).*fewer rows to fit than to judge.*47 days/);
+    expect(params.validationLogLoss).not.toBeNull();
+    expect(params.roundsRun as number).toBeLessThan(60);
+    // The MLP takes the same slice.
+    const net = (await mlp.fit(panel.input, { hiddenLayers: [4], epochs: 2, batchSize: 200, validationFraction: 0.5 })) as NeuralModel;
+    expect(net.training.earlyStopping).toMatchObject({ heldOut: 'days', days: 47, rows: 940 });
+  });
+
+  it('when not even one day can be held out honestly a cold fit runs only earlyStoppingRounds rounds or patience epochs, and says so', async () => {
+    // 21 days of 20-day labels: every row before a held-out day has a label reaching it.
+    const panel = randomWalkPanel(20, 21, () => 20, 4);
+    const boosted = await gradientBoosting.fit(panel.input, { nRounds: 200, maxDepth: 3, validationFraction: 0.1, earlyStoppingRounds: 7 });
+    expect(boosted.state().params).toMatchObject({ roundsRun: 7, bestRounds: 7, validationLogLoss: null, earlyStopping: { heldOut: 'none', trained: expect.stringMatching(/^7 rounds on every row \(earlyStoppingRounds; nRounds 200 cannot be judged\)/) } });
+    const net = (await mlp.fit(panel.input, { hiddenLayers: [4], epochs: 100, patience: 3, batchSize: 200 })) as NeuralModel;
+    expect(net.training).toMatchObject({ epochsRun: 3, bestEpoch: 3, validationLoss: null, earlyStopping: { heldOut: 'none', trained: expect.stringMatching(/^3 epochs on every row \(patience; epochs 100 cannot be judged\)/) } });
+    // Asked for no slice, the configured rounds run.
+    expect((await gradientBoosting.fit(panel.input, { nRounds: 12, maxDepth: 3, validationFraction: 0 })).state().params).toMatchObject({ roundsRun: 12 });
   });
 });
 
@@ -138,17 +173,19 @@ describe('early stopping of a warm start on the rows since the champion', () => 
     expect(state.warmStart).toMatchObject({ roundsAdded: 0 });
     expect(state.earlyStopping).toEqual({
       heldOut: 'none',
-      reason: 'no purged held-out slice: holding out the last 3 decision day(s) (120 rows) purges 720 of the 720 rows before them (labels reaching into the slice), leaving fewer rows to fit than to judge',
+      reason: 'no purged held-out slice: even the last decision day alone (40 rows) purges 800 of the 800 rows before it (labels reaching into the slice), leaving fewer rows to fit than to judge',
       trained: 'no round added to the continued ensemble: none could be judged',
     });
     // validationFraction 0 still asks for the rounds unjudged.
     const unjudged = await gradientBoosting.continueFit?.(from, recent, { ...params, validationFraction: 0 }, { extraRounds: 20, refreshShare: 0.2, epochs: 5 });
     expect((unjudged as GradientBoostingModel).state().params).toMatchObject({ warmStart: { roundsAdded: 20 }, earlyStopping: { heldOut: 'none', reason: 'validationFraction is 0', trained: '20 rounds on every row' } });
 
-    const net = await mlp.fit(champion, { hiddenLayers: [4], epochs: 2, batchSize: 200 });
+    const net = (await mlp.fit(champion, { hiddenLayers: [4], epochs: 2, batchSize: 200 })) as NeuralModel;
     const warmNet = (await mlp.continueFit?.(net, recent, { hiddenLayers: [4], batchSize: 200 }, { extraRounds: 20, refreshShare: 0.2, epochs: 3 })) as NeuralModel;
-    // A network's continuation has no such rule: its epochs run as configured.
-    expect(warmNet.training).toMatchObject({ epochsRun: 3, bestEpoch: 3, validationLoss: null, earlyStopping: { heldOut: 'none', trained: '3 epochs on every row' } });
+    // A network's continuation follows the same rule: no epoch is added, the weights stay the champion's.
+    expect(warmNet.training).toMatchObject({ epochsRun: 0, bestEpoch: 0, validationLoss: null, earlyStopping: { heldOut: 'none', trained: 'no epoch added to the continued network: none could be judged' } });
+    expect(warmNet.predictProba(recent.features)).toEqual(net.predictProba(recent.features));
+    expect(mlp.restore(warmNet.state()).training.epochsRun).toBe(0);
   });
 
   it('with 5-day labels it stops early on the last whole days, the 5 days before them purged', async () => {

@@ -1,11 +1,11 @@
 import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
 import { gradientBoosting } from '../../../models/trees/gradient-boosting';
 import { rng } from '../../../lib/random';
-import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
+import { accuracy, independentTimes, noise, separable, type Dataset } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
 const bytes = async (d: Dataset, seed: number, params: Parameters<typeof gradientBoosting.fit>[1], threads = 1, classes = 2) =>
-  encodeArtifact((await gradientBoosting.fit({ features: d.x, labels: d.y, classes, seed, threads }, params)).state(), context);
+  encodeArtifact((await gradientBoosting.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes, seed, threads }, params)).state(), context);
 
 /** Three classes by the sign pattern of two features, plus noise columns. */
 function threeClasses(rows: number, seed: number): Dataset {
@@ -21,13 +21,13 @@ describe('gradient-boosted trees', () => {
   it('learns a separable problem to near-perfect accuracy and stays at chance on noise, stopping early there', async () => {
     const train = separable(3000);
     const test = separable(1000, 5, 99);
-    const model = await gradientBoosting.fit({ features: train.x, labels: train.y, classes: 2, seed: 3 }, { nRounds: 60 });
+    const model = await gradientBoosting.fit({ features: train.x, times: independentTimes(train.x.rows), labels: train.y, classes: 2, seed: 3 }, { nRounds: 60 });
     expect(accuracy(model.predictProba(test.x), test.y)).toBeGreaterThan(0.97);
     const importance = [...(model.featureImportances?.() ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]);
     expect(importance[0][0]).toBe('f0');
 
     const n = noise(3000);
-    const m = await gradientBoosting.fit({ features: n.x, labels: n.y, classes: 2, seed: 3 }, { nRounds: 200, earlyStoppingRounds: 10 });
+    const m = await gradientBoosting.fit({ features: n.x, times: independentTimes(n.x.rows), labels: n.y, classes: 2, seed: 3 }, { nRounds: 200, earlyStoppingRounds: 10 });
     const acc = accuracy(m.predictProba(noise(3000, 5, 3).x), noise(3000, 5, 3).y);
     expect(acc).toBeGreaterThan(0.46);
     expect(acc).toBeLessThan(0.54);
@@ -39,7 +39,7 @@ describe('gradient-boosted trees', () => {
   it('handles more than two classes with a softmax, probabilities summing to one', async () => {
     const train = threeClasses(3000, 1);
     const test = threeClasses(1000, 2);
-    const model = await gradientBoosting.fit({ features: train.x, labels: train.y, classes: 3, seed: 1 }, { nRounds: 40 });
+    const model = await gradientBoosting.fit({ features: train.x, times: independentTimes(train.x.rows), labels: train.y, classes: 3, seed: 1 }, { nRounds: 40 });
     const proba = model.predictProba(test.x);
     expect(accuracy(proba, test.y, 3)).toBeGreaterThan(0.95);
     for (let r = 0; r < test.y.length; r++) expect(proba[r * 3] + proba[r * 3 + 1] + proba[r * 3 + 2]).toBeCloseTo(1, 12);
@@ -60,7 +60,7 @@ describe('gradient-boosted trees', () => {
 
   it('round-trips through the artifact to identical predictions', async () => {
     const d = separable(800);
-    const model = await gradientBoosting.fit({ features: d.x, labels: d.y, classes: 2, seed: 5 }, { nRounds: 20, maxDepth: 4 });
+    const model = await gradientBoosting.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 5 }, { nRounds: 20, maxDepth: 4 });
     const { state } = decodeArtifact(encodeArtifact(model.state(), context), { featureNames: d.x.featureNames, algorithms: new Map([['gradient_boosting', 1]]) });
     const restored = gradientBoosting.restore(state);
     const a = model.predictProba(d.x);
@@ -72,7 +72,7 @@ describe('gradient-boosted trees', () => {
     const d = separable(1200, 5, 8);
     const next = rng(9);
     for (let i = 0; i < d.x.values.length; i++) if (next() < 0.05) d.x.values[i] = NaN;
-    const model = await gradientBoosting.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nRounds: 30, validationFraction: 0.25, earlyStoppingRounds: 100 });
+    const model = await gradientBoosting.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1 }, { nRounds: 30, validationFraction: 0.25, earlyStoppingRounds: 100 });
     // The validation loss was computed while training, by walking binned rows.
     const trained = model.state().params.validationLogLoss as number;
     const p = d.x.featureNames.length;
@@ -85,8 +85,8 @@ describe('gradient-boosted trees', () => {
 
   it('refuses bad parameters and a different feature order', async () => {
     const d = separable(200);
-    await expect(gradientBoosting.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { learningRate: 0 })).rejects.toThrow(/learningRate/);
-    const model = await gradientBoosting.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nRounds: 3 });
+    await expect(gradientBoosting.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1 }, { learningRate: 0 })).rejects.toThrow(/learningRate/);
+    const model = await gradientBoosting.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1 }, { nRounds: 3 });
     expect(() => model.predictProba({ ...d.x, featureNames: [...d.x.featureNames].reverse() })).toThrow(/features differ/);
   });
 });

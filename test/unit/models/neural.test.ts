@@ -8,7 +8,7 @@ import { NetworkKernel } from '../../../models/neural/network-kernel';
 import { networkPartsJob, RemoteParts } from '../../../models/neural/network-threads';
 import { sharedFloat32, sharedInt32 } from '../../../lib/threads/shared-memory';
 import { sharedPool, type TaskPool } from '../../../lib/threads/task-pool';
-import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
+import { accuracy, independentTimes, noise, separable, type Dataset } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
 const algorithms = new Map([
@@ -67,12 +67,12 @@ describe('mlp', () => {
   it('learns a separable problem, stays at chance on noise, and stops early there', async () => {
     const train = separable(2000);
     const test = separable(1000, 5, 99);
-    const model = await mlp.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, { learningRate: 0.01 });
+    const model = await mlp.fit({ features: train.x, times: independentTimes(train.x.rows), labels: train.y, classes: 2, seed: 1 }, { learningRate: 0.01 });
     expect(accuracy(model.predictProba(test.x), test.y)).toBeGreaterThan(0.95);
 
     const n = noise(3000);
     const fresh = noise(3000, 5, 3);
-    const m = await mlp.fit({ features: n.x, labels: n.y, classes: 2, seed: 1 }, { epochs: 200, patience: 4 });
+    const m = await mlp.fit({ features: n.x, times: independentTimes(n.x.rows), labels: n.y, classes: 2, seed: 1 }, { epochs: 200, patience: 4 });
     const acc = accuracy(m.predictProba(fresh.x), fresh.y);
     expect(acc).toBeGreaterThan(0.45);
     expect(acc).toBeLessThan(0.55);
@@ -83,7 +83,7 @@ describe('mlp', () => {
 
   it('refuses invalid parameters and inputs with a clear error', async () => {
     const d = separable(100);
-    const input = { features: d.x, labels: d.y, classes: 2, seed: 1 };
+    const input = { features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1 };
     await expect(mlp.fit(input, { hiddenLayers: [64, 0] })).rejects.toThrow(/mlp\.fit: invalid parameters: hiddenLayers\.1: /);
     await expect(mlp.fit(input, { dropout: 1 })).rejects.toThrow(/invalid parameters: dropout: /);
     await expect(mlp.fit(input, { learningRate: -1, batchSize: 0.5 })).rejects.toThrow(/learningRate: .*; batchSize: /);
@@ -104,7 +104,7 @@ describe('mlp', () => {
     };
     const train = make(2000, 1);
     const test = make(500, 2);
-    const model = await mlp.fit({ features: train.x, labels: train.y, classes: 3, seed: 1 }, { learningRate: 0.01, epochs: 40 });
+    const model = await mlp.fit({ features: train.x, times: independentTimes(train.x.rows), labels: train.y, classes: 3, seed: 1 }, { learningRate: 0.01, epochs: 40 });
     const proba = model.predictProba(test.x);
     expect(proba.length).toBe(500 * 3);
     for (let r = 0; r < 500; r++) expect(proba[r * 3] + proba[r * 3 + 1] + proba[r * 3 + 2]).toBeCloseTo(1, 5);
@@ -115,13 +115,13 @@ describe('mlp', () => {
     const d = separable(200);
     const controller = new AbortController();
     controller.abort(new Error('cancelled by the test'));
-    await expect(mlp.fit({ features: d.x, labels: d.y, classes: 2, seed: 1, signal: controller.signal }, {})).rejects.toThrow(/cancelled by the test/);
+    await expect(mlp.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1, signal: controller.signal }, {})).rejects.toThrow(/cancelled by the test/);
   });
 
   it('treats sample weights as relative (all 2 is the same as none)', async () => {
     const d = separable(300);
     const bytes = async (weights?: Float64Array) =>
-      encodeArtifact((await mlp.fit({ features: d.x, labels: d.y, classes: 2, seed: 3, weights }, { epochs: 5 })).state(), context);
+      encodeArtifact((await mlp.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 3, weights }, { epochs: 5 })).state(), context);
     expect((await bytes(new Float64Array(300).fill(2))).equals(await bytes())).toBe(true);
   });
 });
@@ -130,14 +130,14 @@ describe('conv1d sequence model', () => {
   it('learns a label that depends on the order of the days in the window', async () => {
     const train = rising(2000, 8, 5);
     const test = rising(1000, 8, 6);
-    const model = await sequenceModel.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, { window: 8, learningRate: 0.01, epochs: 40 });
+    const model = await sequenceModel.fit({ features: train.x, times: independentTimes(train.x.rows), labels: train.y, classes: 2, seed: 1 }, { window: 8, learningRate: 0.01, epochs: 40 });
     expect(accuracy(model.predictProba(test.x), test.y)).toBeGreaterThan(0.9);
     expect(model.state().params).toMatchObject({ window: 8, kernelSize: 3, filters: 16, units: 32 });
   });
 
   it('refuses a column count not divisible by the window, and bad window parameters', async () => {
     const d = rising(50, 4, 1); // 8 columns
-    const input = { features: d.x, labels: d.y, classes: 2, seed: 1 };
+    const input = { features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 1 };
     await expect(sequenceModel.fit(input, { window: 3 })).rejects.toThrow(/8 feature columns are not divisible by window 3/);
     await expect(sequenceModel.fit(input, { window: 4, kernelSize: 5 })).rejects.toThrow(/kernelSize 5 is larger than window 4/);
     await expect(sequenceModel.fit(input, {} as { window: number })).rejects.toThrow(/conv1d\.fit: invalid parameters: window: /);
@@ -148,7 +148,7 @@ describe.each([
   ['mlp', mlp as NeuralAlgorithm<Record<string, unknown>>, separable(600), {}],
   ['conv1d', sequenceModel as NeuralAlgorithm<Record<string, unknown>>, rising(600, 5, 9), { window: 5, kernelSize: 2 }],
 ] as const)('%s artifacts', (_, algorithm, d, params) => {
-  const fit = (seed: number) => algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed }, { ...params, epochs: 15 });
+  const fit = (seed: number) => algorithm.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed }, { ...params, epochs: 15 });
 
   it('are byte-identical for the same data, parameters and seed (A, B, A in one process)', async () => {
     const a = encodeArtifact((await fit(1)).state(), context);
@@ -161,13 +161,13 @@ describe.each([
   it('are byte-identical on 1, 2, 3 and 4 threads (batch parts summed in one order), with dropout, weights and early stopping', async () => {
     const weights = Float64Array.from({ length: d.x.rows }, (_, i) => 0.5 + (i % 7) / 4);
     const bytes = async (threads: number) =>
-      encodeArtifact((await algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5, weights, threads }, { ...params, epochs: 6, dropout: 0.2, batchSize: 90, validationFraction: 0.2, patience: 2 })).state(), context);
+      encodeArtifact((await algorithm.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 5, weights, threads }, { ...params, epochs: 6, dropout: 0.2, batchSize: 90, validationFraction: 0.2, patience: 2 })).state(), context);
     const one = await bytes(1);
     for (const threads of [2, 3, 4]) expect((await bytes(threads)).equals(one)).toBe(true);
   });
 
   it('train without waiting for a pool thread that is busy (fewer threads, the same bytes)', async () => {
-    const bytes = async (threads: number) => encodeArtifact((await algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5, threads }, { ...params, epochs: 3, batchSize: 90 })).state(), context);
+    const bytes = async (threads: number) => encodeArtifact((await algorithm.fit({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed: 5, threads }, { ...params, epochs: 3, batchSize: 90 })).state(), context);
     const alone = await bytes(1);
     // Occupy the pool's first thread with a served job that runs until it is told to stop.
     const pool = sharedPool(2) as TaskPool;

@@ -8,7 +8,7 @@ import type { FeatureMatrix, TrainedModel } from '../../../models/model';
 import { mlp, NeuralModel } from '../../../models/neural';
 import { gradientBoosting, GradientBoostingModel } from '../../../models/trees/gradient-boosting';
 import { randomForest, RandomForestModel } from '../../../models/trees/random-forest';
-import { accuracy, separable } from '../../helpers/datasets';
+import { accuracy, independentTimes, separable } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
 const WARM = { extraRounds: 20, refreshShare: 0.2, epochs: 3 };
@@ -22,7 +22,7 @@ function roundTrip(model: TrainedModel): TrainedModel {
 const old = separable(2000, 5, 1);
 const fresh = separable(600, 5, 7);
 const test = separable(1000, 5, 99);
-const input = (d: { x: FeatureMatrix; y: Int32Array }, seed: number) => ({ features: d.x, labels: d.y, classes: 2, seed, threads: 1 });
+const input = (d: { x: FeatureMatrix; y: Int32Array }, seed: number) => ({ features: d.x, times: independentTimes(d.x.rows), labels: d.y, classes: 2, seed, threads: 1 });
 
 describe('gradient boosting warm start', () => {
   const params = { nRounds: 30, maxDepth: 3, learningRate: 0.1, validationFraction: 0 };
