@@ -186,7 +186,9 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     for (const [w, window] of windows.entries()) {
       const train = thinRows({ start, symbol: symbolOf }, window.train, MAX_TRAIN_ROWS);
-      const fitted = await algorithm.fit({ features: matrix(train), labels: Int32Array.from(train, (i) => y[i]), classes: 2, seed: experiment.seed + w, threads: 2 }, model.params);
+      // The rows' times: gradient boosting stops early on the last whole days, purged of the rows whose labels reach them.
+      const times = { start: Int32Array.from(train, (i) => start[i]), end: Int32Array.from(train, (i) => end[i]), embargoDays: label.horizon };
+      const fitted = await algorithm.fit({ features: matrix(train), labels: Int32Array.from(train, (i) => y[i]), times, classes: 2, seed: experiment.seed + w, threads: 2 }, model.params);
       const proba = fitted.predictProba(matrix(window.test));
       for (let j = 0; j < window.test.length; j++) score[o++] = proba[2 * j + 1];
     }
