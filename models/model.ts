@@ -41,7 +41,9 @@ export interface FitInput {
    * folds or held-out slice are cut on whole days and purged (and the folds embargoed) as the
    * training's own cross-validation (lib/validation/splits.ts, models/early-stopping.ts), since
    * rows whose labels overlap (a 5-session label shares four sessions with the next day's) leak
-   * across random folds or a slice cut by row count.
+   * across random folds or a slice cut by row count. Those algorithms refuse to fit without it
+   * (early stopping only when validationFraction > 0); independentRowTimes states that labels do
+   * not overlap.
    */
   times?: FitTimes;
   /** Every model is seeded: same data, parameters and seed give byte-identical artifacts. */
