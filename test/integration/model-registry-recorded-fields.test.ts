@@ -101,7 +101,7 @@ describe('the registry row agrees with its artifact on every field both record (
     const network = algorithmByName('mlp');
     const first = await fit('mlp', { hiddenLayers: [4], epochs: 3 });
     const netRecipe = { hiddenLayers: [4], epochs: 3 };
-    const more = await network.continueFit!(first, { features: data.x, labels: data.y, classes: 2, seed: 2 }, netRecipe, { refreshShare: 0, epochs: 1, extraRounds: 0 });
+    const more = await network.continueFit!(first, { features: data.x, labels: data.y, times: independentTimes(data.x.rows), classes: 2, seed: 2 }, netRecipe, { refreshShare: 0, epochs: 1, extraRounds: 0 });
     const lineage = { warmStartedFrom: { model: 'warm-mlp', version: 1 } };
     await expect(verified(await register('warm-mlp', more, { params: netRecipe, lineage }))).resolves.toBeDefined();
     await expect(register('warm-mlp', more, { params: netRecipe })).rejects.toThrow('params.epochs differs: the artifact has 1, the registration says 3');
