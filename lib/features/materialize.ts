@@ -8,11 +8,11 @@
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import { barChecking } from '../store/bar-signature';
-import { barCountsThrough, readBars, readBarSeries } from '../store/bars';
+import { barCountsThrough, barDatesAmong, readBars, readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
-import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, unverifiedFeatureRows, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
-import type { FeatureRowProblem } from './vector-signature';
+import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, removeUnverifiedFeatureRows, saveFeatureProgress, saveFeatureSet, unverifiedFeatureRows, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
+import type { FeatureRowProblem, RefusedFeatureRows } from './vector-signature';
 import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, requiredBars, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
@@ -91,7 +91,15 @@ export interface MaterializeReport {
    */
   rowsRepaired?: number;
   repaired?: Array<{ symbol: string; problem: FeatureRowProblem; rows: number; from: string; to: string }>;
-  /** Such rows the recomputation does not produce (their bars are gone): left as they are, and refused by every read that checks them. Absent when none. */
+  /**
+   * With a key: stored rows no held key vouched for that no computation from the verified bars
+   * produces (dated where their symbol has no bar, a symbol without bars, a date in no row's reach):
+   * no honest writer made them, so they were deleted, and are named here per symbol and problem
+   * (at most 50 groups, 20 dates each; `rows` counts all). Absent when none.
+   */
+  rowsRemoved?: number;
+  removed?: Array<{ symbol: string; problem: FeatureRowProblem; rows: number; dates: string[] }>;
+  /** Refused rows neither written again nor deleted (checked again, signed meanwhile by another run's write): absent when none. */
   unrepaired?: Array<{ symbol: string; dates: string[] }>;
   onlineUpdated: number;
   /** Vectors not published because bars under them were marked changed while the run computed (absent when none). */
@@ -306,7 +314,24 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   // Before the bars are read: a publish after this is absorbed by the next run.
   await absorbBarRevisions(store, set.version);
   const progress = await readFeatureProgress(store, set.version);
-  const last = await lastFeatureDates(store, set.version);
+  let last = await lastFeatureDates(store, set.version);
+  // With the key, the stored rows of the symbols this run covers whose signature fails: written again
+  // below from the verified bars, signed (an incremental run equals a full recomputation, so an
+  // honest row comes back byte-identical), recomputeAll included; left alone they were refused by
+  // every read for good. Those dated where their symbol has no bar can come from no computation
+  // (rows are per bar): forged, they are deleted first, as a forged row dated after the last bar
+  // made the symbol's last stored date later than its real rows, which were then never written.
+  const checked = [...last.keys()].filter((s) => !options.symbols || options.symbols.includes(s));
+  let bad = (await unverifiedFeatureRows(store, set.version, checked, options.signing)).refused;
+  const removed: RefusedFeatureRows[] = [];
+  if (bad.length > 0 && options.signing) {
+    const barless = await barlessRows(store, bad);
+    if (barless.length > 0) {
+      removed.push(...(await removeUnverifiedFeatureRows(store, set.version, barless, options.signing)));
+      bad = withoutRows(bad, removed);
+      last = await lastFeatureDates(store, set.version);
+    }
+  }
   // A run up to an earlier date than rows already stored (the features step runs up to the
   // import's last date, and a late or back-filled day is older than the others' newest rows) still
   // reads the bars under every stored row: a change it finds reaches those later rows too (EMA and
@@ -328,11 +353,6 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     for (const s of inputs.universe) if (s.dates.length > 0 && last.has(s.symbol)) changed.set(s.symbol, s.dates[0]);
   }
   const refresh = refreshOf(set, changed, last);
-  // With the key, the stored rows of the computed symbols whose signature fails: the step writes its
-  // own values over them, signed (an incremental run equals a full recomputation, so an honest row
-  // would come back byte-identical); left alone they were refused by serving but fed datasets and
-  // drift verdicts. recomputeAll rewrites every row anyway.
-  const bad = options.recomputeAll ? [] : (await unverifiedFeatureRows(store, set.version, inputs.universe.filter((s) => last.has(s.symbol)).map((s) => s.symbol), options.signing)).refused;
   const repair = new Map<string, Set<string>>();
   for (const g of bad) {
     const dates = repair.get(g.symbol) ?? new Set<string>();
@@ -445,7 +465,11 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     }
   }
   const lastDate = [...online, ...republish].reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
-  const repairReport = repairReportOf(bad, repairedDates, rowsRepaired);
+  // Refused rows the computation did not produce (before a symbol's first row, a series with no rows
+  // in this set): no honest writer made them either.
+  const notProduced = withoutRows(bad, [...repairedDates].map(([symbol, dates]) => ({ symbol, dates: [...dates] })));
+  if (notProduced.length > 0 && options.signing) removed.push(...(await removeUnverifiedFeatureRows(store, set.version, notProduced, options.signing)));
+  const repairReport = repairReportOf(withoutRows(bad, removed), repairedDates, rowsRepaired, removed);
   return {
     version: set.version,
     columns: width,
@@ -516,11 +540,45 @@ async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureI
 const REPAIRED_GROUPS_NAMED = 50;
 
 /**
- * The report's rowsRepaired, repaired and unrepaired: refused rows the run wrote again, per symbol
- * and problem, and those it did not (nothing when none were refused).
+ * The refused rows of `bad` dated where their symbol has no stored bar (a symbol without bars: all
+ * of its rows), per symbol.
  */
-function repairReportOf(bad: ReadonlyArray<{ symbol: string; problem: FeatureRowProblem; dates: string[] }>, written: ReadonlyMap<string, ReadonlySet<string>>, rowsRepaired: number): Pick<MaterializeReport, 'rowsRepaired' | 'repaired' | 'unrepaired'> {
-  if (bad.length === 0) return {};
+async function barlessRows(store: Database, bad: readonly RefusedFeatureRows[]): Promise<Array<{ symbol: string; dates: string[] }>> {
+  const out: Array<{ symbol: string; dates: string[] }> = [];
+  for (const symbol of new Set(bad.map((g) => g.symbol))) {
+    const dates = bad.filter((g) => g.symbol === symbol).flatMap((g) => g.dates);
+    const withBar = await barDatesAmong(store, symbol, dates);
+    const none = dates.filter((d) => !withBar.has(d));
+    if (none.length > 0) out.push({ symbol, dates: none.sort() });
+  }
+  return out;
+}
+
+/** `groups` without the dates of `rows` (per symbol); emptied groups go. */
+function withoutRows(groups: readonly RefusedFeatureRows[], rows: ReadonlyArray<{ symbol: string; dates: readonly string[] }>): RefusedFeatureRows[] {
+  const gone = new Map<string, Set<string>>();
+  for (const r of rows) gone.set(r.symbol, new Set([...(gone.get(r.symbol) ?? []), ...r.dates]));
+  return groups.map((g) => ({ ...g, dates: g.dates.filter((d) => !gone.get(g.symbol)?.has(d)) })).filter((g) => g.dates.length > 0);
+}
+
+/** Dates a report names per removed group. */
+const REMOVED_DATES_NAMED = 20;
+
+/**
+ * The report's rowsRepaired, repaired, rowsRemoved, removed and unrepaired: refused rows the run wrote
+ * again, per symbol and problem, those it deleted, and those it did neither to (nothing when none).
+ */
+function repairReportOf(bad: ReadonlyArray<{ symbol: string; problem: FeatureRowProblem; dates: string[] }>, written: ReadonlyMap<string, ReadonlySet<string>>, rowsRepaired: number, removed: readonly RefusedFeatureRows[]): Pick<MaterializeReport, 'rowsRepaired' | 'repaired' | 'rowsRemoved' | 'removed' | 'unrepaired'> {
+  // Deleted before and after the computation: one group per symbol and problem.
+  const merged = new Map<string, { symbol: string; problem: FeatureRowProblem; dates: string[] }>();
+  for (const g of removed) {
+    const k = `${g.symbol}\u0000${g.problem}`;
+    merged.set(k, { symbol: g.symbol, problem: g.problem, dates: [...(merged.get(k)?.dates ?? []), ...g.dates].sort() });
+  }
+  const rowsRemoved = removed.reduce((n, g) => n + g.dates.length, 0);
+  const removedReport: Pick<MaterializeReport, 'rowsRemoved' | 'removed'> =
+    rowsRemoved > 0 ? { rowsRemoved, removed: [...merged.values()].sort((x, y) => (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : x.problem < y.problem ? -1 : 1)).slice(0, REPAIRED_GROUPS_NAMED).map((g) => ({ symbol: g.symbol, problem: g.problem, rows: g.dates.length, dates: g.dates.slice(0, REMOVED_DATES_NAMED) })) } : {};
+  if (bad.length === 0) return removedReport;
   const repaired: NonNullable<MaterializeReport['repaired']> = [];
   const unrepaired = new Map<string, string[]>();
   for (const g of bad) {
@@ -531,6 +589,7 @@ function repairReportOf(bad: ReadonlyArray<{ symbol: string; problem: FeatureRow
   }
   return {
     ...(rowsRepaired > 0 ? { rowsRepaired, repaired: repaired.slice(0, REPAIRED_GROUPS_NAMED) } : {}),
+    ...removedReport,
     ...(unrepaired.size > 0 ? { unrepaired: [...unrepaired].slice(0, REPAIRED_GROUPS_NAMED).map(([symbol, dates]) => ({ symbol, dates: dates.slice(0, 20) })) } : {}),
   };
 }

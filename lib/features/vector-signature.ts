@@ -19,7 +19,8 @@
  * the API's freshness check answers for it as for any late vector.
  */
 import { BadInputError } from '../errors';
-import { checkMac, currentKeyId, heldKeyMismatch, hmacSha256Hex, sameMac, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { checkMac, currentKeyId, heldKeyMismatch, hmacSha256Hex, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, strippedAsEdited, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
 
 /** Names the signed text's form; part of it, and unlike the registry's schemes, so no MAC is valid as another's. */
 export const ONLINE_VECTOR_SCHEME = 'mlp-online-vector-v1';
@@ -110,66 +111,52 @@ export function signFeatureRow(key: string, row: SignedFeatureRow): { signature:
   return { signature: featureRowMac(key, row), signature_key_id: signingKeyId(key) };
 }
 
-/**
- * Why the stored row's signature (as read: null when none) does not vouch for it under one of
- * `keys` (the current key or a previous one: checkMac, as for an online vector), or undefined when
- * it does; the problems and labels are those of an online vector. `onPreviousKey`: told the key id
- * when only a previous key vouches for it (accepted; `mlp features recompute` signs it with the
- * current key).
- */
-export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFeatureRow & { signature: string | null; signature_key_id: string | null }, onPreviousKey?: (keyId: string) => void): VectorSignatureProblem | undefined {
-  if (row.signature === null) {
-    return {
-      problem: 'unsigned',
-      detail: 'it carries no signature (unsigned: written before signing, by a process without MODEL_SIGNING_KEY, or edited with its signature removed); `mlp features recompute` writes every row of the feature set again, signed',
-    };
-  }
-  const verdict = checkMac(keys, { keyId: String(row.signature_key_id ?? '?').slice(0, 16), mac: row.signature }, (key) => featureRowMac(key, row));
-  if (verdict.state === 'valid') {
-    if (verdict.previous) onPreviousKey?.(verdict.keyId);
-    return undefined;
-  }
-  return badSignature(verdict, keys, 'its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set)');
-}
-
 /** A stored feature row refused by a read that computes from it: why, in a few words (grouped in the refusal). */
-export type FeatureRowProblem = 'unsigned' | 'edited' | 'other_key';
+export type FeatureRowProblem = SignatureProblem;
 
 /** A stored row as a verifying read takes it: identity, packed values and signature columns. */
 export type StoredSignedFeatureRow = SignedFeatureRow & { signature: string | null; signature_key_id: string | null };
 
 /**
- * What a stored row's signature is under `keys`: valid (by the current key or a previous one), or
- * why not. The same verdict as featureRowSignatureProblem, with the common case (the current key)
- * checked without checkMac's per-call key list: reads of whole datasets take this path per row.
+ * The one check of a stored feature row, for serving and for every read that computes from rows:
+ * valid under `keys` (by the current key or a previous one), or why not.
  */
-export function featureRowSignatureState(keys: { signingKey: string; previousKeys: readonly string[] }, row: StoredSignedFeatureRow): { ok: true; previous: boolean } | { ok: false; problem: FeatureRowProblem; keyId?: string } {
-  if (row.signature === null) return { ok: false, problem: 'unsigned' };
-  const keyId = String(row.signature_key_id ?? '?').slice(0, 16);
-  if (keyId === signingKeyId(keys.signingKey)) return sameMac(row.signature, featureRowMac(keys.signingKey, row)) ? { ok: true, previous: false } : { ok: false, problem: 'edited', keyId };
-  const verdict = checkMac(keys, { keyId, mac: row.signature }, (key) => featureRowMac(key, row));
-  if (verdict.state === 'valid') return { ok: true, previous: verdict.previous };
-  return { ok: false, problem: verdict.state === 'mismatch' ? 'edited' : 'other_key', keyId };
+export function featureRowSignatureState(keys: VerificationKeys, row: StoredSignedFeatureRow): SignatureState {
+  return signatureState(keys, row.signature, row.signature_key_id, (key) => featureRowMac(key, row));
 }
 
-/** Refused rows of one symbol with one problem, dates ascending. */
-export interface RefusedFeatureRows {
-  symbol: string;
-  problem: FeatureRowProblem;
-  dates: string[];
-  keyId?: string;
+/**
+ * featureRowSignatureState in serving's terms (its refusal metric's labels, as for an online vector)
+ * with the sentence, or undefined when the row is vouched for. `onPreviousKey`: told the key id when
+ * only a previous key vouches for it (served; `mlp features recompute` signs it with the current key).
+ */
+export function featureRowSignatureProblem(keys: VerificationKeys, row: StoredSignedFeatureRow, onPreviousKey?: (keyId: string) => void): VectorSignatureProblem | undefined {
+  const state = featureRowSignatureState(keys, row);
+  if (state.ok) {
+    if (state.previous) onPreviousKey?.(String(row.signature_key_id));
+    return undefined;
+  }
+  if (state.problem === 'unsigned') {
+    return {
+      problem: 'unsigned',
+      detail: 'it carries no signature (unsigned: written before signing, by a process without MODEL_SIGNING_KEY, or edited with its signature removed); `mlp features recompute` writes every row of the feature set again, signed',
+    };
+  }
+  const edited = 'its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set)';
+  return { problem: 'bad_signature', detail: state.problem === 'edited' ? `${edited} ${heldKeyMismatch(state.keyId ?? '?')}` : `it is ${signedWithAnotherKey(state.keyId ?? '?', keys)}` };
 }
 
-/** How many dates of a group a refusal names. */
-const DATES_NAMED = 5;
+/** Refused rows of one symbol with one problem, dates ascending (an `edited` one without key id: its signature was removed). */
+export type RefusedFeatureRows = RefusedGroup;
 
 /**
  * Stored feature rows a read computes from (a training dataset, the drift monitor's live window)
- * that no held key vouches for: edited in the database since the features step wrote them,
- * unsigned (written before signing, by a process without the key, or with the signature removed),
- * or signed with a key this process does not hold. Nothing is computed from them: a model trained
- * on a forged row would be registered validly signed, and a drift verdict from forged rows raises
- * or silences an alert. Retrying cannot help, so it is a BadInputError.
+ * that no held key vouches for: edited in the database since the features step wrote them (values
+ * changed, or the signature removed from a row dated after a signed one), unsigned (written before
+ * signing or by a process without the key), or signed with a key this process does not hold.
+ * Nothing is computed from them: a model trained on a forged row would be registered validly
+ * signed, and a drift verdict from forged rows raises or silences an alert. Retrying cannot help,
+ * so it is a BadInputError.
  */
 export class UnverifiedFeatureRowsError extends BadInputError {
   override name = 'UnverifiedFeatureRowsError';
@@ -191,36 +178,23 @@ export class UnverifiedFeatureRowsError extends BadInputError {
 
 function unverifiedRowsMessage(version: string, keys: VerificationKeys, refused: readonly RefusedFeatureRows[]): string {
   const total = refused.reduce((n, g) => n + g.dates.length, 0);
-  const groups = refused.map((g) => `${describeRowDates(g.symbol, g.dates)}: ${rowProblemText(g.problem, g.keyId, keys)}`);
+  const groups = refused.map((g) => `${describeRefusedDates(g.symbol, g.dates, 'rows')}: ${refusalProblemText(g, keys)}`);
   const remedies: string[] = [];
-  if (refused.some((g) => g.problem !== 'other_key')) {
-    remedies.push(
-      `the next features step run with the key recomputes such rows from the verified bars and signs them (its report counts them in rowsRepaired), or run \`mlp features recompute --version ${version}\` now (every row of the feature set, signed); an edit nobody made on purpose is an incident: find who wrote feature_rows`,
-    );
-  }
   if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
+  remedies.push(
+    `run \`mlp features recompute --version ${version}\` with the key (or wait for the next features step): it writes such rows again from the verified bars, signed (rowsRepaired), and deletes those no computation from the verified bars produces, naming them (rowsRemoved: a date without a bar, a symbol without bars), and raises feature_rows_tampered; an edit nobody made on purpose is an incident: find who wrote feature_rows`,
+  );
   const they = total === 1 ? 'it' : 'them';
   return `${total} stored feature ${total === 1 ? 'row' : 'rows'} of feature set ${version} ${total === 1 ? 'is' : 'are'} not vouched for by MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}), so nothing is computed from ${they}: ${groups.join('; ')}. ${remedies.join('; ')}.`;
 }
 
-function describeRowDates(symbol: string, dates: readonly string[]): string {
-  if (dates.length === 1) return `${symbol} on ${dates[0]}`;
-  const named = dates.slice(0, DATES_NAMED).join(', ');
-  return `${symbol}, ${dates.length} rows from ${dates[0]} to ${dates[dates.length - 1]} (${named}${dates.length > DATES_NAMED ? ', …' : ''})`;
-}
-
-function rowProblemText(problem: FeatureRowProblem, keyId: string | undefined, keys: VerificationKeys): string {
-  if (problem === 'unsigned') return 'unsigned (written before signing, by a process without MODEL_SIGNING_KEY, or edited with the signature removed)';
-  if (problem === 'edited') return `the signature does not match the values: they were changed after they were written (signed by key id ${keyId ?? '?'}, which this process holds)`;
-  return signedWithAnotherKey(keyId ?? '?', keys);
-}
-
 /**
  * Checks the stored rows a read takes, one HMAC each as the read goes, and collects those refused,
- * grouped by symbol and problem: a refusal names every bad row, not the first only.
+ * grouped by symbol and problem: a refusal names every bad row, not the first only. Unsigned rows
+ * dated after a signed row of their symbol count as edited (refused(firstSigned)).
  */
 export class FeatureRowVerifier {
-  private readonly groups = new Map<string, RefusedFeatureRows>();
+  private readonly groups = new RefusalGroups();
   /** Rows only a previous key vouches for (accepted: a rotation in progress). */
   previousKey = 0;
   constructor(
@@ -235,24 +209,28 @@ export class FeatureRowVerifier {
       if (state.previous) this.previousKey++;
       return true;
     }
-    const k = `${row.symbol}\u0000${state.problem}\u0000${state.keyId ?? ''}`;
-    let g = this.groups.get(k);
-    if (!g) {
-      g = { symbol: row.symbol, problem: state.problem, dates: [], ...(state.keyId === undefined ? {} : { keyId: state.keyId }) };
-      this.groups.set(k, g);
-    }
-    g.dates.push(row.date);
+    this.groups.add(row.symbol, row.date, state);
     return false;
   }
 
-  /** The refused rows so far, by symbol, dates ascending. */
-  refused(): RefusedFeatureRows[] {
-    return [...this.groups.values()].map((g) => ({ ...g, dates: [...g.dates].sort() })).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.problem < b.problem ? -1 : a.problem > b.problem ? 1 : 0));
+  /** Whether any row checked was refused. */
+  get refusing(): boolean {
+    return this.groups.size > 0;
   }
 
-  /** Throws UnverifiedFeatureRowsError when any row checked was refused. */
-  done(): void {
-    if (this.groups.size > 0) throw new UnverifiedFeatureRowsError(this.version, this.keys, this.refused());
+  /** Unsigned symbols among the refused: those whose first signed row decides refused(firstSigned). */
+  unsignedSymbols(): string[] {
+    return [...new Set(this.groups.refused().filter((g) => g.problem === 'unsigned').map((g) => g.symbol))];
+  }
+
+  /** The refused rows so far, by symbol, dates ascending; `firstSigned`: each symbol's earliest signed row (strippedAsEdited). */
+  refused(firstSigned: ReadonlyMap<string, string> = new Map()): RefusedFeatureRows[] {
+    return strippedAsEdited(this.groups.refused(), firstSigned);
+  }
+
+  /** The refusal of the rows refused (none: undefined). */
+  refusal(firstSigned?: ReadonlyMap<string, string>): UnverifiedFeatureRowsError | undefined {
+    return this.refusing ? new UnverifiedFeatureRowsError(this.version, this.keys, this.refused(firstSigned)) : undefined;
   }
 }
 

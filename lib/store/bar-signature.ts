@@ -19,7 +19,8 @@
  */
 import { sql } from 'kysely';
 import { BadInputError } from '../errors';
-import { checkMac, currentKeyId, hmacSha256Hex, sameMac, signedWithAnotherKey, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { currentKeyId, hmacSha256Hex, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
 import type { Database } from './database';
 import type { Bar } from '../market-data/bar';
 
@@ -44,22 +45,12 @@ export function barSignatureColumns(signing: RowSigning | undefined, b: BarValue
 }
 
 /** A bar refused: why, in a few words (grouped in the refusal). */
-export type BarProblem = 'unsigned' | 'edited' | 'other_key';
+export type BarProblem = SignatureProblem;
 
 /** What a stored bar's signature is under `keys`: valid (by the current key or a previous one), or why not. */
-export function barSignatureState(keys: VerificationKeys, b: BarValues & { signature: string | null; signature_key_id: string | null }): { ok: true; previous: boolean } | { ok: false; problem: BarProblem; keyId?: string } {
-  if (b.signature === null) return { ok: false, problem: 'unsigned' };
-  const keyId = String(b.signature_key_id ?? '?').slice(0, 16);
-  // The common case (signed by the current key) without checkMac's per-call key list.
-  const current = typeof keys === 'string' ? keys : keys.signingKey;
-  if (keyId === signingKeyId(current)) return sameMac(b.signature, barMac(current, b)) ? { ok: true, previous: false } : { ok: false, problem: 'edited', keyId };
-  const verdict = checkMac(keys, { keyId, mac: b.signature }, (key) => barMac(key, b));
-  if (verdict.state === 'valid') return { ok: true, previous: verdict.previous };
-  return { ok: false, problem: verdict.state === 'mismatch' ? 'edited' : 'other_key', keyId };
+export function barSignatureState(keys: VerificationKeys, b: BarValues & { signature: string | null; signature_key_id: string | null }): SignatureState {
+  return signatureState(keys, b.signature, b.signature_key_id, (key) => barMac(key, b));
 }
-
-/** How many dates of a group a refusal names. */
-const DATES_NAMED = 5;
 
 /**
  * Bars read for a computation (features, training, the stream's windows) that no held key vouches
@@ -72,10 +63,10 @@ export class UnverifiedBarsError extends BadInputError {
   constructor(
     readonly keys: VerificationKeys,
     /** Per symbol and problem, the refused dates, ascending. */
-    readonly refused: ReadonlyArray<{ symbol: string; problem: BarProblem; dates: string[]; keyId?: string }>,
+    readonly refused: readonly RefusedGroup[],
   ) {
     const total = refused.reduce((n, g) => n + g.dates.length, 0);
-    const groups = refused.map((g) => `${describeDates(g.symbol, g.dates)}: ${problemText(g.problem, g.keyId, keys)}`);
+    const groups = refused.map((g) => `${describeRefusedDates(g.symbol, g.dates, 'bars')}: ${refusalProblemText(g, keys)}`);
     const remedies: string[] = [];
     if (refused.some((g) => g.problem === 'edited')) remedies.push('import those dates again from the source (an import rewrites a bar that differs from its file, signed), or find who wrote them');
     if (refused.some((g) => g.problem === 'unsigned')) remedies.push("for bars written before signing was configured, check them and sign them as they stand with `mlp data sign-bars --accept-unsigned` (it signs only bars dated before their symbol's first signed bar, and lists them; an unsigned bar inside a signed history had its signature removed: import its dates again)");
@@ -87,43 +78,22 @@ export class UnverifiedBarsError extends BadInputError {
   }
 }
 
-function describeDates(symbol: string, dates: readonly string[]): string {
-  if (dates.length === 1) return `${symbol} on ${dates[0]}`;
-  const named = dates.slice(0, DATES_NAMED).join(', ');
-  return `${symbol}, ${dates.length} bars from ${dates[0]} to ${dates[dates.length - 1]} (${named}${dates.length > DATES_NAMED ? ', …' : ''})`;
-}
-
-function problemText(problem: BarProblem, keyId: string | undefined, keys: VerificationKeys): string {
-  if (problem === 'unsigned') return 'unsigned (written before signing, by a process without MODEL_SIGNING_KEY, or edited with the signature removed)';
-  if (problem === 'edited') return `the signature does not match the values: they were changed after they were written (signed by key id ${keyId ?? '?'}, which this process holds)`;
-  return signedWithAnotherKey(keyId ?? '?', keys);
-}
-
 /**
  * Collects the bars a read refuses and throws them together (UnverifiedBarsError) once the read is
  * done: one refusal naming every bad bar, not the first only.
  */
 export class BarVerifier {
-  private readonly groups = new Map<string, { symbol: string; problem: BarProblem; dates: string[]; keyId?: string }>();
+  private readonly groups = new RefusalGroups();
   constructor(readonly keys: VerificationKeys) {}
 
   check(b: BarValues & { signature: string | null; signature_key_id: string | null }): void {
     const state = barSignatureState(this.keys, b);
-    if (state.ok) return;
-    const k = `${b.symbol}\u0000${state.problem}\u0000${state.keyId ?? ''}`;
-    let g = this.groups.get(k);
-    if (!g) {
-      g = { symbol: b.symbol, problem: state.problem, dates: [], ...(state.keyId === undefined ? {} : { keyId: state.keyId }) };
-      this.groups.set(k, g);
-    }
-    g.dates.push(b.date);
+    if (!state.ok) this.groups.add(b.symbol, b.date, state);
   }
 
   /** Throws UnverifiedBarsError when any bar checked was refused. */
   done(): void {
-    if (this.groups.size === 0) return;
-    const refused = [...this.groups.values()].map((g) => ({ ...g, dates: [...g.dates].sort() })).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-    throw new UnverifiedBarsError(this.keys, refused);
+    if (this.groups.size > 0) throw new UnverifiedBarsError(this.keys, this.groups.refused());
   }
 }
 

@@ -261,6 +261,16 @@ export async function countBars(store: Database, query: BarQuery = {}): Promise<
   return Number(row.n);
 }
 
+/** Which of `dates` have a stored bar of `symbol` (dates only read). */
+export async function barDatesAmong(store: Database, symbol: string, dates: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < dates.length; i += 1000) {
+    const rows = await store.db.selectFrom('bars').select('date').where('symbol', '=', symbol).where('date', 'in', dates.slice(i, i + 1000)).execute();
+    for (const r of rows) found.add(r.date);
+  }
+  return found;
+}
+
 /** The stored bars of `symbol` dated strictly between `a` and `b` (either order): how many, and the first and last date. */
 export async function storedBarsBetween(store: Database, symbol: string, a: string, b: string): Promise<{ count: number; from: string | null; to: string | null }> {
   const [lo, hi] = a < b ? [a, b] : [b, a];

@@ -448,9 +448,31 @@ export async function readFeatureRowBytes(store: Database, version: string, quer
   const rows = (await q.orderBy('symbol').orderBy('date').execute()) as Array<{ symbol: string; date: string; vals: Uint8Array; signature?: string | null; signature_key_id?: string | null }>;
   if (verifier) {
     for (const r of rows) verifier.check({ version, symbol: r.symbol, date: r.date, vals: r.vals, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null });
-    verifier.done();
+    const refusal = verifier.refusing ? verifier.refusal(await firstSignedRows(store.db, version, verifier.unsignedSymbols())) : undefined;
+    if (refusal) throw refusal;
   }
   return rows;
+}
+
+/**
+ * Each symbol's earliest stored row that carries a signature, among `symbols`: an unsigned row dated
+ * after it had its signature removed (FeatureRowVerifier.refused). Asked only of symbols with an
+ * unsigned row refused, over the whole history (a read of a window does not see the rows before it).
+ */
+async function firstSignedRows(db: Kysely<DatabaseSchema> | Transaction<DatabaseSchema>, version: string, symbols: readonly string[]): Promise<Map<string, string>> {
+  const first = new Map<string, string>();
+  for (let i = 0; i < symbols.length; i += SYMBOLS_PER_CHECK) {
+    const rows = await db
+      .selectFrom('feature_rows')
+      .select(['symbol', (eb) => eb.fn.min('date').as('first')])
+      .where('version', '=', version)
+      .where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_CHECK))
+      .where('signature', 'is not', null)
+      .groupBy('symbol')
+      .execute();
+    for (const r of rows) first.set(r.symbol, String(r.first));
+  }
+  return first;
 }
 
 /** Symbols per read of unverifiedFeatureRows: bounds what is held at once (~310 KB of values per symbol-year of 61 columns). */
@@ -476,5 +498,37 @@ export async function unverifiedFeatureRows(store: Database, version: string, sy
     for (const r of rows) verifier.check({ version, ...r });
     checked += rows.length;
   }
-  return { refused: verifier.refused(), checked, previousKey: verifier.previousKey };
+  const refused = verifier.refusing ? verifier.refused(await firstSignedRows(store.db, version, verifier.unsignedSymbols())) : [];
+  return { refused, checked, previousKey: verifier.previousKey };
+}
+
+/**
+ * Deletes the stored rows of `rows` (per symbol, dates) that no key of `signing` vouches for, as
+ * checked again in the deleting transaction (FOR UPDATE on MariaDB; SQLite's write lock), so a row
+ * signed meanwhile stays. For rows no computation from the verified bars produces (the features
+ * step decides which): written by no honest writer, they were refused by every read for good, and a
+ * forged row dated after the last bar held back its symbol's real later rows. Returns what it
+ * deleted, grouped as refusals are, for the caller's record (its report, log and alert).
+ */
+export async function removeUnverifiedFeatureRows(store: Database, version: string, rows: ReadonlyArray<{ symbol: string; dates: readonly string[] }>, signing: RowSigning): Promise<RefusedFeatureRows[]> {
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined || rows.length === 0) return [];
+  return store.db.transaction().execute(async (tx) => {
+    const verifier = new FeatureRowVerifier(version, keys);
+    for (const { symbol, dates } of rows) {
+      for (let i = 0; i < dates.length; i += ROWS_PER_STATEMENT) {
+        let q = tx.selectFrom('feature_rows').select(['symbol', 'date', 'vals', 'signature', 'signature_key_id']).where('version', '=', version).where('symbol', '=', symbol).where('date', 'in', dates.slice(i, i + ROWS_PER_STATEMENT));
+        if (store.driver === 'mysql') q = q.forUpdate();
+        for (const r of await q.execute()) verifier.check({ version, ...r });
+      }
+    }
+    if (!verifier.refusing) return [];
+    const removed = verifier.refused(await firstSignedRows(tx, version, verifier.unsignedSymbols()));
+    for (const g of removed) {
+      for (let i = 0; i < g.dates.length; i += ROWS_PER_STATEMENT) {
+        await tx.deleteFrom('feature_rows').where('version', '=', version).where('symbol', '=', g.symbol).where('date', 'in', g.dates.slice(i, i + ROWS_PER_STATEMENT)).execute();
+      }
+    }
+    return removed;
+  });
 }

@@ -93,15 +93,77 @@ describe.each(DRIVERS)('readers of stored feature rows check their signatures (%
     expect((await materializeFeatures(signed, set, { signing: SIGNING })).rowsRepaired).toBeUndefined();
   });
 
-  it('refuses unsigned rows under the key (a removed signature, or rows from before signing) and the features step signs them', async () => {
+  it('refuses unsigned rows under the key: rows from before signing as unsigned, a signature removed inside a signed history as an edit; the features step signs them', async () => {
+    // Rows from before signing: the symbol's oldest rows, none signed before them.
+    const firstDates = (await signed.db.selectFrom('feature_rows').select('date').where('version', '=', set.version).where('symbol', '=', 'SYN01').orderBy('date').limit(3).execute()).map((r) => r.date);
+    await signed.db.updateTable('feature_rows').set({ signature: null, signature_key_id: null }).where('version', '=', set.version).where('symbol', '=', 'SYN01').where('date', 'in', firstDates).execute();
+    const old = await rejection(readFeatureRows(signed, set.version, { symbols: ['SYN01'] }));
+    expect(old.message).toMatch(new RegExp(`3 stored feature rows .*SYN01, 3 rows from ${firstDates[0]} to ${firstDates[2]} .*: unsigned`));
+    // Values edited and the signature removed: not a warning-level "unsigned" but an edit.
+    await editRows(signed, 'SYN02', '2018-01-08', '2018-01-11', () => 9);
     await signed.db.updateTable('feature_rows').set({ signature: null, signature_key_id: null }).where('version', '=', set.version).where('symbol', '=', 'SYN02').where('date', '>=', '2018-01-08').where('date', '<=', '2018-01-11').execute();
-    const error = await rejection(readFeatureRows(signed, set.version, { symbols: ['SYN02'] }));
-    expect(error.message).toMatch(/4 stored feature rows .*SYN02, 4 rows from 2018-01-08 to 2018-01-11 .*: unsigned/);
+    const error = await rejection(readFeatureRows(signed, set.version, { symbols: ['SYN02'], from: '2018-01-08' }));
+    expect((error as UnverifiedFeatureRowsError).refused).toEqual([{ symbol: 'SYN02', problem: 'edited', dates: ['2018-01-08', '2018-01-09', '2018-01-10', '2018-01-11'] }]);
+    expect(error.message).toMatch(/SYN02, 4 rows from 2018-01-08 to 2018-01-11 .*: its signature was removed/);
     // Without a key nothing is checked (the store as it was before signing).
     expect((await readFeatureRows(t.store, set.version, { symbols: ['SYN02'] })).length).toBeGreaterThan(100);
     const step = await materializeFeatures(signed, set, { signing: SIGNING });
-    expect(step).toMatchObject({ rowsRepaired: 4, repaired: [{ symbol: 'SYN02', problem: 'unsigned', rows: 4 }] });
+    expect(step).toMatchObject({ rowsRepaired: 7, repaired: [{ symbol: 'SYN01', problem: 'unsigned', rows: 3 }, { symbol: 'SYN02', problem: 'edited', rows: 4 }] });
     expect(await rowBytes()).toEqual(honest);
+  });
+
+  it('removes forged rows no computation from the verified bars produces (a weekend, a symbol without bars, a date past the last bar), naming them, and writes the real later rows a forged date hid', async () => {
+    const vals = (await signed.db.selectFrom('feature_rows').select('vals').where('version', '=', set.version).where('symbol', '=', 'SYN01').limit(1).executeTakeFirstOrThrow()).vals;
+    const forge = (symbol: string, date: string, signature: string | null = null) => signed.db.insertInto('feature_rows').values({ version: set.version, symbol, date, vals, signature, signature_key_id: signature === null ? null : 'deadbeef' }).execute();
+    // SYN01's rows of June are not there yet (as if its bars came later); a forged row dated after every bar moved its last stored date past them.
+    await signed.db.deleteFrom('feature_rows').where('version', '=', set.version).where('symbol', '=', 'SYN01').where('date', '>', '2018-05-31').execute();
+    await forge('SYN01', '2018-03-03'); // a Saturday
+    await forge('ZZZ', '2018-03-05'); // no bars at all
+    await forge('SYN01', '2018-07-10'); // after the last bar
+    await forge('SYN02', '2018-03-04', 'ab'.repeat(32)); // a Sunday, with a made-up signature of an unknown key
+    const error = await rejection(buildTrainingDataset(signed, { featureSetVersion: set.version, label, to: '2018-05-31' }));
+    expect(error.message).toContain('mlp features recompute');
+
+    const step = await materializeFeatures(signed, set, { signing: SIGNING });
+    expect(step.removed).toEqual([
+      // Unsigned inside a signed history: an edit; ZZZ has no signed row, so only unsigned.
+      { symbol: 'SYN01', problem: 'edited', rows: 2, dates: ['2018-03-03', '2018-07-10'] },
+      { symbol: 'SYN02', problem: 'other_key', rows: 1, dates: ['2018-03-04'] },
+      { symbol: 'ZZZ', problem: 'unsigned', rows: 1, dates: ['2018-03-05'] },
+    ]);
+    expect(step.rowsRemoved).toBe(4);
+    expect(step.unrepaired).toBeUndefined();
+    expect(step.rowsRepaired).toBeUndefined();
+    // SYN01's June rows, hidden behind the forged date, are written; everything is as the step wrote it.
+    expect(step.rowsWritten).toBeGreaterThan(15);
+    expect(await rowBytes()).toEqual(honest);
+    expect((await buildTrainingDataset(signed, { featureSetVersion: set.version, label, to: '2018-05-31' })).rows).toBeGreaterThan(0);
+    expect((await materializeFeatures(signed, set, { signing: SIGNING })).removed).toBeUndefined();
+  });
+
+  it('`mlp features recompute` (recomputeAll) checks the stored rows too: repairs the edited ones and removes the forged ones', async () => {
+    const edited = await editRows(signed, 'SYN03', '2018-04-02', '2018-04-06', (x) => x + 1);
+    const vals = (await signed.db.selectFrom('feature_rows').select('vals').where('version', '=', set.version).where('symbol', '=', 'SYN03').limit(1).executeTakeFirstOrThrow()).vals;
+    await signed.db.insertInto('feature_rows').values({ version: set.version, symbol: 'SYN03', date: '2018-04-07', vals, signature: null, signature_key_id: null }).execute();
+    const step = await materializeFeatures(signed, set, { signing: SIGNING, recomputeAll: true });
+    expect(step).toMatchObject({ rowsRepaired: edited.length, repaired: [{ symbol: 'SYN03', problem: 'edited', rows: edited.length }], rowsRemoved: 1, removed: [{ symbol: 'SYN03', problem: 'edited', rows: 1, dates: ['2018-04-07'] }] });
+    expect(await rowBytes()).toEqual(honest);
+  });
+
+  it('accepts rows a previous key signed during a rotation, and without it names the key to give', async () => {
+    const NEW = { signingKey: 'feature-row-signing-key-rotated-0123456789abcd', previousKeys: [KEY] };
+    const rotated = await openDatabase(t.url, { signing: NEW });
+    try {
+      expect((await readFeatureRows(rotated, set.version, { symbols: ['SYN01'] })).length).toBeGreaterThan(100);
+      const step = await materializeFeatures(rotated, set, { signing: NEW });
+      expect([step.rowsRepaired, step.removed, step.unrepaired]).toEqual([undefined, undefined, undefined]);
+      const newOnly = { signingKey: NEW.signingKey };
+      const error = await rejection(readFeatureRows(rotated, set.version, { symbols: ['SYN01'] }, { verify: newOnly }));
+      expect((error as UnverifiedFeatureRowsError).refused.map((g) => g.problem)).toEqual(['other_key']);
+      expect(error.message).toContain('MODEL_SIGNING_PREVIOUS_KEYS');
+    } finally {
+      await rotated.close();
+    }
   });
 
   it('gives no drift window from edited rows: the live window is refused', async () => {

@@ -1,0 +1,81 @@
+/**
+ * With MODEL_SIGNING_KEY the drift monitor reads its live window through the row check: a window
+ * holding feature rows no held key vouches for is not judged (drift `unavailable`, unverifiedRows
+ * naming them) and features_unverified is raised: critical for edited rows, including rows whose
+ * values were edited and signature removed (unsigned inside a signed history), a warning only for
+ * rows from before signing.
+ */
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { computeModelReport } from '../../lib/monitoring/model-report';
+import { evaluateModelReport, featuresSubject, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
+import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
+import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
+import { rng } from '../../lib/random';
+import { openDatabase, type Database } from '../../lib/store/database';
+import { readBarSeries } from '../../lib/store/bars';
+import { packValues, writeFeatureRows } from '../../lib/store/features';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { ORACLE_COLUMNS, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
+
+const SIGNING = { signingKey: 'monitoring-row-signing-key-0123456789abcdef-0' };
+
+describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let signed: Database;
+  let market: Awaited<ReturnType<typeof setUpOracleMarket>>;
+  let version: number;
+  let dates: string[];
+  const rules = parseMonitoringRules({});
+  const report = async () => {
+    const now = new Date(`${dates[99]}T23:30:00Z`);
+    const r = await computeModelReport(signed, { id: `mr-${now.getTime()}-${Math.random()}`, target: { model: 'watched', version, variants: ['champion'], champion: true }, windowDays: 10, rules, now, verify: {} });
+    return { report: r, alerts: evaluateModelReport(r, rules).findings.map((f) => f.alert) };
+  };
+
+  beforeAll(async () => {
+    t = await create();
+    signed = await openDatabase(t.url, { signing: SIGNING });
+    market = await setUpOracleMarket(t.store, new MemoryCache(), 20);
+    version = await registerOracleModel(t.store, tempDir('mlp-features-unverified-'), { name: 'watched', seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    dates = (await readBarSeries(t.store, { symbols: market.symbols }))[0].dates;
+    await t.store.db.deleteFrom('bars').where('date', '>', dates[99]).execute();
+    const next = rng(5);
+    const refDays = dates.slice(0, 80);
+    const n = refDays.length * market.symbols.length;
+    const values = Float64Array.from({ length: n * 2 }, () => next() - 0.5);
+    const day = Int32Array.from({ length: n }, (_, i) => Math.floor(i / market.symbols.length));
+    await saveReferenceProfile(t.store, buildReferenceProfile({ model: 'watched', version, featureSetVersion: market.featureSetVersion, features: { columns: ORACLE_COLUMNS, rows: n, values, day }, dayLabels: refDays, symbols: market.symbols }));
+    const rows = dates.slice(80, 100).flatMap((d) => market.symbols.map((symbol) => ({ symbol, date: d, values: Float64Array.from([next() - 0.5, next() - 0.5]) })));
+    await writeFeatureRows(t.store, market.featureSetVersion, rows, SIGNING);
+  });
+  afterAll(async () => {
+    await signed?.close();
+    await t?.drop();
+  });
+
+  it('judges a window of signed rows, and reports edited ones unavailable with a critical features_unverified naming them', async () => {
+    expect((await report()).report.drift.status).toBe('stable');
+    const [a] = market.symbols;
+    await signed.db.updateTable('feature_rows').set({ vals: packValues(Float64Array.from([5, 5])) }).where('version', '=', market.featureSetVersion).where('symbol', '=', a).where('date', 'in', [dates[97], dates[98]]).execute();
+    const { report: r, alerts } = await report();
+    expect(r.drift.status).toBe('unavailable');
+    expect(r.drift.unverifiedRows).toEqual({ featureSet: market.featureSetVersion, rows: 2, symbols: [a], problems: ['edited'] });
+    expect(alerts.map((x) => [x.rule, x.severity, x.subject])).toEqual([['features_unverified', 'critical', featuresSubject('watched', market.featureSetVersion)]]);
+    expect(alerts[0].message).toContain(`${a}, 2 rows from ${dates[97]} to ${dates[98]}`);
+  });
+
+  it('raises it critical too when the edit also removed the signature, and a warning only for rows from before signing', async () => {
+    const [a, b] = market.symbols;
+    // Values edited and signatures removed: unsigned rows dated after a signed row of the same symbol.
+    await signed.db.updateTable('feature_rows').set({ signature: null, signature_key_id: null }).where('version', '=', market.featureSetVersion).where('symbol', '=', a).where('date', 'in', [dates[97], dates[98]]).execute();
+    const stripped = await report();
+    expect(stripped.report.drift.unverifiedRows).toMatchObject({ rows: 2, problems: ['edited'] });
+    expect(stripped.alerts.map((x) => [x.rule, x.severity])).toEqual([['features_unverified', 'critical']]);
+    // Rows of a symbol none of whose rows is signed (written before signing): a warning.
+    await signed.db.deleteFrom('feature_rows').where('version', '=', market.featureSetVersion).where('symbol', '=', a).execute();
+    await signed.db.updateTable('feature_rows').set({ signature: null, signature_key_id: null }).where('version', '=', market.featureSetVersion).where('symbol', '=', b).execute();
+    const old = await report();
+    expect(old.report.drift.unverifiedRows).toMatchObject({ rows: 10, symbols: [b], problems: ['unsigned'] });
+    expect(old.alerts.map((x) => [x.rule, x.severity])).toEqual([['features_unverified', 'warning']]);
+  });
+});
