@@ -25,7 +25,7 @@ export interface RaiseAlertActivityResult {
 }
 
 /** An id that is the same for every attempt of one activity execution (none outside a workflow). */
-function activityAlertId(): string | undefined {
+export function activityAlertId(): string | undefined {
   const info = Context.current().info;
   if (!info.workflowExecution) return undefined;
   const key = `${info.workflowNamespace}/${info.workflowExecution.workflowId}/${info.workflowExecution.runId}/${info.activityId}`;

@@ -1,12 +1,17 @@
 import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
-import { configuredSigning } from '../lib/config';
+import { raiseAlert } from '../lib/alerts/alert-store';
+import { alertChannelNames, type AlertChannelConfig } from '../lib/alerts/channels';
+import { configuredSigning, loadConfig } from '../lib/config';
 import { BadInputError } from '../lib/errors';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../lib/features/feature-set';
 import { materializeFeatures, type MaterializeReport } from '../lib/features/materialize';
+import { tamperedRowsAlert } from '../lib/features/tampered-rows';
+import { countRaisedAlert } from '../lib/metrics/alert-metrics';
 import type { RowSigning } from '../lib/registry/row-signature';
 import type { Database } from '../lib/store/database';
 import { declaredInstruments, getSnapshot } from '../lib/store/snapshots';
+import { activityAlertId } from './alerts';
 import { withFailureMapping } from './failures';
 
 export interface ComputeFeaturesInput {
@@ -25,7 +30,7 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
   skippedCount: number;
 }
 
-export function featureActivities({ store, cache, featureThreads, signing = configuredSigning() }: { store: Database; cache: Cache; featureThreads?: number; signing?: RowSigning }) {
+export function featureActivities({ store, cache, featureThreads, signing = configuredSigning(), alerts }: { store: Database; cache: Cache; featureThreads?: number; signing?: RowSigning; alerts?: Pick<AlertChannelConfig, 'alertWebhookUrl'> }) {
   return {
     /**
      * Materialises the feature set for every stored symbol up to the snapshot's last date, recomputing
@@ -58,8 +63,14 @@ export function featureActivities({ store, cache, featureThreads, signing = conf
           onProgress: (p) => ctx.heartbeat(p),
         });
         ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, rowsRecomputed: report.rowsRecomputed, recomputedFrom: report.recomputedFrom, rowsRepaired: report.rowsRepaired ?? 0, skipped: report.skipped.length });
-        // Stored rows whose signature failed were rewritten from the verified bars: someone wrote feature_rows without the key.
-        if (report.rowsRepaired !== undefined || report.unrepaired !== undefined) ctx.log.warn('feature rows not vouched for by MODEL_SIGNING_KEY, written again from the verified bars', { version: report.version, rowsRepaired: report.rowsRepaired ?? 0, repaired: report.repaired, unrepaired: report.unrepaired });
+        // Stored rows whose signature failed were rewritten from the verified bars or deleted as forged:
+        // someone wrote feature_rows without the key. Logged and raised, naming them (the report too).
+        const alert = tamperedRowsAlert(report);
+        if (alert) {
+          ctx.log.warn('feature rows not vouched for by MODEL_SIGNING_KEY: written again from the verified bars, or deleted where no computation produces them', { version: report.version, rowsRepaired: report.rowsRepaired ?? 0, repaired: report.repaired, rowsRemoved: report.rowsRemoved ?? 0, removed: report.removed, unrepaired: report.unrepaired });
+          const raised = await raiseAlert(store, alert, { channels: alertChannelNames(alerts ?? loadConfig()), id: activityAlertId() });
+          countRaisedAlert(alert, raised.suppressed);
+        }
         return { ...report, snapshotId: snapshot.id, skipped: report.skipped.slice(0, 50), skippedCount: report.skipped.length };
       });
     },

@@ -40,6 +40,7 @@ export const lazy = {
   computeFeatures: () => require('../lib/features/compute-features') as typeof import('../lib/features/compute-features'),
   onlineFeatures: () => require('../lib/features/online-features') as typeof import('../lib/features/online-features'),
   materialize: () => require('../lib/features/materialize') as typeof import('../lib/features/materialize'),
+  tamperedRows: () => require('../lib/features/tampered-rows') as typeof import('../lib/features/tampered-rows'),
   storedFeatureSet: () => require('../lib/features/stored-feature-set') as typeof import('../lib/features/stored-feature-set'),
   alertStore: () => require('../lib/alerts/alert-store') as typeof import('../lib/alerts/alert-store'),
   alertOutbox: () => require('../lib/alerts/outbox') as typeof import('../lib/alerts/outbox'),

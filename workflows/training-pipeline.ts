@@ -12,6 +12,7 @@ import { deploymentWorkflow } from './deployment';
 import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
 import type { ImportSummary } from '../lib/ingest/import-bars';
 import type { ComputeFeaturesResult } from '../activities/features';
+import { tamperedRowsSummary } from '../lib/features/tampered-rows';
 import type { FeatureSetInput } from '../lib/features/feature-set';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import type { QualityGateResult } from '../activities/quality-gate';
@@ -194,7 +195,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const features = await runStage(
     'features',
     () => computeFeatures({ snapshotId: ingest.snapshotId, featureSet }),
-    (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols${r.rowsRecomputed ? `, ${r.rowsRecomputed} rows recomputed from ${r.recomputedFrom} after revised or back-filled bars` : ''}${r.onlineWithheld ? `, ${r.onlineWithheld} online vectors withheld (bars of ${(r.changedDuringRun ?? []).map((c) => `${c.symbol} from ${c.from}`).slice(0, 5).join(', ')} changed during the run; the next run publishes them)` : ''}${r.onlineSuperseded ? `, ${r.onlineSuperseded} online vectors not written (the live path wrote newer ones after the step's last check)` : ''}, ${r.skippedCount} skipped`,
+    (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols${r.rowsRecomputed ? `, ${r.rowsRecomputed} rows recomputed from ${r.recomputedFrom} after revised or back-filled bars` : ''}${r.onlineWithheld ? `, ${r.onlineWithheld} online vectors withheld (bars of ${(r.changedDuringRun ?? []).map((c) => `${c.symbol} from ${c.from}`).slice(0, 5).join(', ')} changed during the run; the next run publishes them)` : ''}${r.onlineSuperseded ? `, ${r.onlineSuperseded} online vectors not written (the live path wrote newer ones after the step's last check)` : ''}, ${r.skippedCount} skipped${tamperedRowsSummary(r)}`,
   );
   if (!resolved) return { snapshotId: ingest.snapshotId, ingest, gate, features };
 

@@ -62,6 +62,10 @@ export function featuresCommand(): Command {
         const set = await lazy.storedFeatureSet().readStoredFeatureSet(store, version, 'its rows cannot be recomputed');
         const report = await lazy.materialize().materializeFeatures(store, set, { recomputeAll: true, signing: configuredSigning(config) });
         console.log(`${version}: ${report.rowsRecomputed} rows recomputed and signed, ${report.rowsWritten} new rows written, over ${report.symbols} symbols (${report.durationMs} ms)`);
+        // Rows the key did not vouch for: the only record of them besides the log (tampered evidence).
+        const tampered = lazy.tamperedRows().tamperedRowsSummary(report);
+        if (tampered) console.log(`${version}: ${tampered.slice(2)}`);
+        for (const g of report.removed ?? []) console.log(`  deleted ${g.symbol} (${g.problem}, ${g.rows} row${g.rows === 1 ? '' : 's'}): ${g.dates.join(', ')}${g.rows > g.dates.length ? ', …' : ''}`);
       }),
     );
   cmd

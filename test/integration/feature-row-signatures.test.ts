@@ -8,6 +8,11 @@
  * the verified bars, signed, and counts them. Both drivers.
  */
 import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { featureActivities, type ComputeFeaturesResult } from '../../activities/features';
+import { listAlerts } from '../../lib/alerts/alert-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { tamperedRowsSummary } from '../../lib/features/tampered-rows';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/feature-set';
 import { materializeFeatures } from '../../lib/features/materialize';
 import { UnverifiedFeatureRowsError, featureRowSignatureProblem } from '../../lib/features/vector-signature';
@@ -56,11 +61,12 @@ describe.each(DRIVERS)('readers of stored feature rows check their signatures (%
   let t: TestDatabase;
   let signed: Database;
   let honest: Map<string, string>;
+  let snapshotId: string;
   const rowBytes = async () => new Map((await signed.db.selectFrom('feature_rows').select(['symbol', 'date', 'vals', 'signature']).where('version', '=', set.version).execute()).map((r) => [`${r.symbol} ${r.date}`, `${Buffer.from(r.vals).toString('hex')} ${r.signature}`]));
   beforeEach(async () => {
     t = await create();
     signed = await openDatabase(t.url, { signing: SIGNING });
-    await importBars(signed, importRequestSchema.parse({ source: { kind: 'csv', path: csv } }));
+    ({ snapshotId } = await importBars(signed, importRequestSchema.parse({ source: { kind: 'csv', path: csv } })));
     await materializeFeatures(signed, set, { signing: SIGNING });
     honest = await rowBytes();
   });
@@ -139,6 +145,25 @@ describe.each(DRIVERS)('readers of stored feature rows check their signatures (%
     expect(await rowBytes()).toEqual(honest);
     expect((await buildTrainingDataset(signed, { featureSetVersion: set.version, label, to: '2018-05-31' })).rows).toBeGreaterThan(0);
     expect((await materializeFeatures(signed, set, { signing: SIGNING })).removed).toBeUndefined();
+  });
+
+  it('the features step names what it repaired and removed in its stage summary and raises feature_rows_tampered with them', async () => {
+    const edited = await editRows(signed, 'SYN02', '2018-02-05', '2018-02-07', () => 9);
+    const vals = (await signed.db.selectFrom('feature_rows').select('vals').where('version', '=', set.version).limit(1).executeTakeFirstOrThrow()).vals;
+    await signed.db.insertInto('feature_rows').values({ version: set.version, symbol: 'ZZZ', date: '2018-02-06', vals, signature: null, signature_key_id: null }).execute();
+    const step = featureActivities({ store: signed, cache: new MemoryCache(), signing: SIGNING, alerts: { alertWebhookUrl: undefined } });
+    const run = (): Promise<ComputeFeaturesResult> => new MockActivityEnvironment().run(step.computeFeatures, { snapshotId });
+    const result = await run();
+    expect(result).toMatchObject({ version: set.version, rowsRepaired: 3, rowsRemoved: 1 });
+    const summary = tamperedRowsSummary(result);
+    expect(summary).toContain(`3 rows not vouched for by the key written again from the verified bars (SYN02 edited ${edited[0]}..${edited[2]})`);
+    expect(summary).toContain('1 row no computation produces deleted as forged (ZZZ unsigned 2018-02-06)');
+    const alerts = await listAlerts(signed, { rule: 'feature_rows_tampered' });
+    expect(alerts.map((a) => [a.severity, a.subject])).toEqual([['critical', `features ${set.version}`]]);
+    expect(alerts[0].evidence).toMatchObject({ featureSet: set.version, rowsRepaired: 3, repaired: [{ symbol: 'SYN02', problem: 'edited', from: edited[0], to: edited[2] }], rowsRemoved: 1, removed: [{ symbol: 'ZZZ', dates: ['2018-02-06'] }] });
+    expect(await rowBytes()).toEqual(honest);
+    // Nothing to tell on the next run.
+    expect(tamperedRowsSummary(await run())).toBe('');
   });
 
   it('`mlp features recompute` (recomputeAll) checks the stored rows too: repairs the edited ones and removes the forged ones', async () => {

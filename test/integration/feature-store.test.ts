@@ -91,7 +91,8 @@ describe('feature store on MySQL and SQLite', () => {
       await expect(materializeFeatures(t.store, set, { recomputeAll: true, signing })).rejects.toThrow('mlp data sign-bars --accept-unsigned');
       await signStoredBars(t.store, signing, { acceptUnsigned: true });
       const report = await materializeFeatures(t.store, set, { recomputeAll: true, signing });
-      expect([report.rowsRecomputed, report.rowsWritten]).toEqual([reference.length, 0]);
+      // Every row was refused under the key (unsigned): written again as repaired, none removed.
+      expect([report.rowsRecomputed, report.rowsRepaired, report.rowsWritten, report.removed]).toEqual([0, reference.length, 0, undefined]);
       expect(await storedRows(t)).toEqual(reference);
       const rows = await t.store.db.selectFrom('feature_rows').selectAll().where('version', '=', set.version).execute();
       expect(rows.filter((r) => featureRowSignatureProblem(signing.signingKey, r) !== undefined)).toEqual([]);
