@@ -182,7 +182,7 @@ function unverifiedRowsMessage(version: string, keys: VerificationKeys, refused:
   const remedies: string[] = [];
   if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
   remedies.push(
-    `run \`mlp features recompute --version ${version}\` with the key (or wait for the next features step): it writes such rows again from the verified bars, signed (rowsRepaired), and deletes those no computation from the verified bars produces, naming them (rowsRemoved: a date without a bar, a symbol without bars), and raises feature_rows_tampered; an edit nobody made on purpose is an incident: find who wrote feature_rows`,
+    `run \`mlp features recompute --version ${version}\` with the key (or wait for the next features step): it writes such rows again from the verified bars, signed (rowsRepaired), and deletes those no computation from the verified bars produces, naming them (rowsRemoved: a date without a bar, a symbol without bars); an edit nobody made on purpose is an incident: find who wrote feature_rows`,
   );
   const they = total === 1 ? 'it' : 'them';
   return `${total} stored feature ${total === 1 ? 'row' : 'rows'} of feature set ${version} ${total === 1 ? 'is' : 'are'} not vouched for by MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}), so nothing is computed from ${they}: ${groups.join('; ')}. ${remedies.join('; ')}.`;
