@@ -280,6 +280,9 @@ const envSchema = z.object({
   ).optional(),
   S3_ENDPOINT: httpUrl('http://127.0.0.1:7070').optional(),
   S3_REGION: nameVar().optional(),
+  // The AWS SDK's own variable, read as S3_REGION's fallback: held to the same rule (a region with a
+  // space at an end failed at the first request with the SDK's message, naming no variable).
+  AWS_REGION: nameVar().optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
   S3_CONNECT_TIMEOUT_MS: wholeNumberVar('expected a whole number of milliseconds, at least 1', 1).optional(),
   S3_IDLE_TIMEOUT_MS: wholeNumberVar('expected a whole number of milliseconds, at least 1', 1).optional(),
@@ -344,12 +347,12 @@ function parseEnvironment<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv
   return parsed.data;
 }
 
-const objectStoreEnvSchema = envSchema.pick({ S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true, S3_CONNECT_TIMEOUT_MS: true, S3_IDLE_TIMEOUT_MS: true });
+const objectStoreEnvSchema = envSchema.pick({ S3_ENDPOINT: true, S3_REGION: true, AWS_REGION: true, S3_FORCE_PATH_STYLE: true, S3_CONNECT_TIMEOUT_MS: true, S3_IDLE_TIMEOUT_MS: true });
 
-function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>, env: NodeJS.ProcessEnv): ObjectStoreSettings {
+function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>): ObjectStoreSettings {
   return {
     endpoint: e.S3_ENDPOINT,
-    region: e.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
+    region: e.S3_REGION ?? e.AWS_REGION ?? 'us-east-1',
     // S3-compatible servers are addressed by path (http://host:port/bucket/key); AWS by virtual host
     forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
     ...(e.S3_CONNECT_TIMEOUT_MS !== undefined ? { connectTimeoutMs: e.S3_CONNECT_TIMEOUT_MS } : {}),
@@ -362,7 +365,7 @@ function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>, env: No
  * readable on a worker whose artifacts stay in a local ARTIFACT_DIR).
  */
 export function loadObjectStoreSettings(env: NodeJS.ProcessEnv = process.env): ObjectStoreSettings {
-  return objectStoreSettingsOf(parseEnvironment(objectStoreEnvSchema, env), env);
+  return objectStoreSettingsOf(parseEnvironment(objectStoreEnvSchema, env));
 }
 
 /** The deployment's signing as configured: MODEL_SIGNING_KEY signs and verifies, MODEL_SIGNING_PREVIOUS_KEYS verify too (a rotation in progress). */
@@ -391,7 +394,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? {
           kind: 's3',
           ...parseS3Url(e.ARTIFACT_URL),
-          ...objectStoreSettingsOf(e, env),
+          ...objectStoreSettingsOf(e),
           cacheDir: path.resolve(e.ARTIFACT_CACHE_DIR ?? path.join(dataDir, 'artifact-cache')),
           cacheMaxBytes: (e.ARTIFACT_CACHE_MAX_MB ?? 2048) * 1024 * 1024,
         }

@@ -67,7 +67,7 @@ export function deploymentRequestFromFlags(model: string, version: string, raw: 
   const base = f.plan ? readPlanFile(f.plan) : {};
   // The command's model and version are what is deployed: a plan naming others was a plan for another deployment.
   const planVersion = base.challengerVersion;
-  if ((base.model !== undefined && base.model !== model) || (planVersion !== undefined && String(planVersion) !== version)) {
+  if ((base.model !== undefined && base.model !== model) || (planVersion !== undefined && Number(planVersion) !== Number(version))) {
     throw new Error(`deploy: ${f.plan} names model ${JSON.stringify(base.model ?? model)} and challengerVersion ${JSON.stringify(planVersion ?? version)}, but the command deploys ${model} v${version}; drop them from the plan or deploy what it names`);
   }
   // A flag the mode does not read is refused, not ignored: --steps on an A/B test changed nothing.

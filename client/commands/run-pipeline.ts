@@ -1,3 +1,4 @@
+import { symbolSchema } from '../../lib/market-data/symbols';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -157,6 +158,10 @@ export function readExperimentFile(file: string): ExperimentInput {
   const parsed = lazy.experiment().experimentSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
   refuseUnknownKeys(raw, parsed.data, `experiment ${file}`); // before a run starts, as the run's first activity would
+  // Stored inputs are read with repeated symbols removed; a file being written now gives each once.
+  const listed = (raw as { universe?: { symbols?: unknown } }).universe?.symbols;
+  const repeated = Array.isArray(listed) ? lazy.experiment().repeatedSymbols(listed.map((s) => symbolSchema.parse(s))) : undefined;
+  if (repeated) throw new Error(`experiment ${file} is invalid: universe.symbols: ${repeated}`);
   const input = raw as ExperimentInput;
   const source = input.import?.source;
   if (source?.kind === 'csv' && !isS3Url(source.path) && !path.isAbsolute(source.path)) return { ...input, import: { ...input.import, source: { ...source, path: path.resolve(path.dirname(file), source.path) } } } as ExperimentInput;

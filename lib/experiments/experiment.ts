@@ -47,19 +47,27 @@ export const algorithmSearchSchema = z.object({
 });
 
 /**
- * The symbols a run trains on, each once. The dataset reads them with SQL IN, so a repeat adds no rows,
- * but the universe recorded with the model kept it ("1 symbols trained of 3 requested" for
- * ["AAPL", "aapl", "AAPL"]): refused, naming each symbol as read (capitals, "-" as ".") and how often.
+ * The symbols listed more than once in a universe, as read (capitals, "-" as "."), with their counts.
+ * The dataset reads symbols with SQL IN, so a repeat adds no rows, but the universe recorded with the
+ * model kept it ("1 symbols trained of 3 requested" for ["AAPL", "aapl", "AAPL"]).
+ */
+export function repeatedSymbols(symbols: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const s of symbols) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const repeated = [...counts].filter(([, n]) => n > 1);
+  return repeated.length === 0 ? undefined : `${repeated.map(([s, n]) => `${s} (${n} times)`).join(', ')} listed more than once (symbols are read in capitals, "-" as "."); give each symbol once`;
+}
+
+/**
+ * The symbols a run trains on, each once, in their first order. An experiment file listing one twice is
+ * refused when read (readExperimentFile, schedules); inputs stored by earlier versions (a schedule's
+ * experiment, a champion's lineage, where "BRK-B" and "BRK.B" were two entries) are read with the
+ * repeats removed, so their retrains keep running.
  */
 const universeSymbolsSchema = z
   .array(symbolSchema)
   .min(1)
-  .superRefine((symbols, ctx) => {
-    const counts = new Map<string, number>();
-    for (const s of symbols) counts.set(s, (counts.get(s) ?? 0) + 1);
-    const repeated = [...counts].filter(([, n]) => n > 1);
-    if (repeated.length > 0) ctx.addIssue({ code: 'custom', message: `${repeated.map(([s, n]) => `${s} (${n} times)`).join(', ')} listed more than once (symbols are read in capitals, "-" as "."); give each symbol once` });
-  });
+  .transform((symbols) => [...new Set(symbols)]);
 
 const plausibilitySchema = z.object({ maxAuc: z.number().gt(0.5).max(1), maxAucAboveBaseline: z.number().gt(0).max(0.5), maxAccuracy: z.number().gt(0.5).max(1) }).partial();
 

@@ -429,6 +429,7 @@ describe('variables that name things', () => {
     ['STREAM_KEY', 'bars:live '],
     ['STREAM_GROUP', '\tbar-ingest'],
     ['S3_REGION', 'us-east-1 '],
+    ['AWS_REGION', ' us-east-1'],
   ])('refuse %s=%j with blank space at an end, naming the variable, rather than keep it verbatim', (name, value) => {
     const lines = configError({ [name]: value }).message.split('\n').slice(1);
     expect(lines).toEqual([`  ${name}=${JSON.stringify(value)}: has blank space before or after it, which would be part of the value; remove the space`]);

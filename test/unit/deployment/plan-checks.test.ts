@@ -84,5 +84,7 @@ describe('mlp deploy --plan <file>', () => {
     expect(() => deploymentRequestFromFlags('demo', '2', { plan })).toThrow(/other\.json names model "other-model" and challengerVersion 9, but the command deploys demo v2/);
     const same = file('same.json', JSON.stringify({ model: 'demo', challengerVersion: 2 }));
     expect(deploymentRequestFromFlags('demo', '2', { plan: same })).toMatchObject({ model: 'demo', challengerVersion: 2 });
+    // The command's version as the CLI reads it (02, 2.0 are version 2), not as typed.
+    for (const typed of ['02', '2.0']) expect(deploymentRequestFromFlags('demo', typed, { plan: same })).toMatchObject({ challengerVersion: 2 });
   });
 });
