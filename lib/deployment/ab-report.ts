@@ -59,17 +59,20 @@
  * block gives one observation, the within-symbol difference of mean hits (blockContrasts), and the
  * observations feed the sequential t-test (lib/stats/anytime-mean.ts, tMixtureEvidence), whose chance
  * of ever reaching 1/α for equally good models is at most α: per side its running maximum
- * (evidenceBetter, evidenceWorse), the anytime p-value min(1, 1/max of the two). Blocks longer than
- * the labels' overlap share no label window, and the routing draws each symbol's days, so the blocks
- * are independent with mean 0 for equal models. Before, a Student-t p of the panel variance below
+ * (evidenceBetter, evidenceWorse), the anytime p-value min(1, 1/max of the two). Neighbouring blocks
+ * still share `lags` sessions of label window at their boundary; what leaves the block contrasts
+ * uncorrelated with mean 0 for equal models is that the routing draws each symbol's days at random
+ * within every block. A decision also needs the estimate over every block to point the same way as
+ * the evidence (a running maximum: an early lead that newer blocks reversed decides nothing). Before, a Student-t p of the panel variance below
  * (few effective units: ~days/(2·lags + 1)) was converted to z and compared with a continuous
  * O'Brien–Fleming boundary for a statistic of known variance; the noisy variance moved from look to
  * look, late looks acted like separate tests, and daily looks decided between equal models with
  * 5-session labels in 10–13% of simulated 40-day tests at α 5% (one final look 1.7–4.7%); now in
- * 1.7% (100 symbols, even split, 60 tests) and 1.0% (20 symbols, B 10%, 100 tests). No comparison
+ * 3.0% (100 symbols, even split, 100 tests) and 1.0% (20 symbols, B 10%, 200 tests), at the prior
+ * variance 2 used here (1.7% and 1.0% at 1). No comparison
  * is significant on fewer than 4 complete blocks however clear (the t-test takes its scale from
  * them; anytime-mean.ts, T_MIXTURE_G): a challenger wrong on every outcome loses on the 4th.
- * The price is power, since a few weeks of 5-day labels are only a few blocks: a B 10 points better was found within 40 days in 55% of
+ * The price is power, since a few weeks of 5-day labels are only a few blocks: at prior variance 1, a B 10 points better was found within 40 days in 55% of
  * tests of 100 symbols at an even split (85% before, with its inflated level) and 8% of 20 symbols
  * with B at 10% (28%); 5 points better in 12% and 3% (38% and 18%). The fixed-sample estimate
  * (difference, standardError, z, pValue, with the panel variance below) stays in the report to read;
@@ -691,7 +694,14 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   const untested = outcomes.flatMap((c) => ('untested' in c ? [c.untested] : []));
   // Holm on anytime p-values keeps the family-wise level over every look: it rests on a union bound.
   const adjusted = holmAdjusted(tested.map((c) => c.anytimePValue));
-  const comparisons: AbComparison[] = tested.map((c, i) => ({ ...c, adjustedPValue: adjusted[i], significant: adjusted[i] <= alpha, direction: c.evidenceBetter >= c.evidenceWorse ? 1 : -1 }));
+  // The evidence is a running maximum over the blocks so far: a crossing that newer data contradict (B
+  // right on everything for 12 days, behind A for the 48 since) decides nothing while the estimate over
+  // every block points the other way. A further condition only removes decisions: the level holds.
+  const comparisons: AbComparison[] = tested.map((c, i) => {
+    const direction = c.evidenceBetter >= c.evidenceWorse ? 1 : -1;
+    const agrees = direction > 0 ? c.difference > 0 : c.difference < 0;
+    return { ...c, adjustedPValue: adjusted[i], significant: adjusted[i] <= alpha && agrees, direction };
+  });
 
   const intervalNote = missingIntervals(variants, options.lags);
   const report = (decision: AbDecision, reasons: string[], winner?: string): AbReport => ({

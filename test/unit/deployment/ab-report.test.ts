@@ -439,3 +439,26 @@ describe("each arm's hit-rate interval on short tests (5-day labels, lags 4)", (
     expect(formatAbReport(r)).toMatch(/no hit-rate interval for A, B/);
   });
 });
+
+describe('A/B decisions on evidence the newer data contradict', () => {
+  it('does not promote B on an early lead once B has been behind since (the evidence is a running maximum)', () => {
+    // B right on every outcome for 12 days (A on half), then right on 35% while A stays at 50%, 24
+    // symbols on both arms each day; the minimum sample holds the decision until day 60.
+    let seed = 3;
+    const u = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const day = (d: number) => new Date(Date.UTC(2026, 0, 5) + d * 86_400_000).toISOString().slice(0, 10);
+    const rows: PredictionWithOutcome[] = [];
+    for (let d = 0; d < 60; d++)
+      for (let s = 0; s < 24; s++)
+        for (const v of ['A', 'B'] as const) {
+          const right = v === 'A' ? u() < 0.5 : d < 12 ? true : u() < 0.35;
+          rows.push({ id: `${d}-${s}-${v}`, requestId: `${d}-${s}-${v}`, model: 'm', version: v === 'A' ? 1 : 2, variant: v, served: true, symbol: `S${s}`, routingKey: `S${s}`, asOf: day(d), probability: right ? 0.8 : 0.2, predictedClass: right ? 1 : 0, latencyUs: 1000, error: null, createdAt: `${day(d)}T15:00:00Z`, outcome: 1, matured: true } as unknown as PredictionWithOutcome);
+        }
+    const r = abReport(rows, { variants: ['A', 'B'], versions: [1, 2], lags: 0, minSamplesPerVariant: 1000, minServingPredictions: 10 });
+    const c = r.comparisons[0];
+    expect(c.evidenceBetter).toBeGreaterThanOrEqual(20); // reached during B's early lead
+    expect(c.difference).toBeLessThan(0);
+    expect(c.significant).toBe(false);
+    expect(r.decision).toBe('continue');
+  });
+});
