@@ -43,7 +43,8 @@ function profileOf(model: string, version: number, featureSetVersion: string, se
 }
 
 /** Live rows after the reference period; `shift` moves the first column of the universe's or of the other symbols' rows by +3. */
-async function writeLiveRows(t: TestDatabase, featureSetVersion: string, shift: 'universe' | 'others', seed: number): Promise<void> {
+/** The live rows, signed by `signingKey` when given (monitoring under a key judges only rows whose signature holds). */
+async function writeLiveRows(t: TestDatabase, featureSetVersion: string, shift: 'universe' | 'others', seed: number, signingKey?: string): Promise<void> {
   const next = rng(seed);
   const rows: Array<{ symbol: string; date: string; values: Float64Array }> = [];
   for (const date of LIVE_DAYS) {
@@ -53,7 +54,7 @@ async function writeLiveRows(t: TestDatabase, featureSetVersion: string, shift: 
       rows.push({ symbol, date, values: Float64Array.of(next() - 0.5 + m + moved, next() - 0.5 + m) });
     }
   }
-  await writeFeatureRows(t.store, featureSetVersion, rows);
+  await writeFeatureRows(t.store, featureSetVersion, rows, signingKey === undefined ? undefined : { signingKey });
 }
 
 describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_driver, create) => {
@@ -150,7 +151,7 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
       const version = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion, lineage, signing: { signingKey: key } });
       const owner = await getModelVersion(t.store, name, version);
       await store(profileOf(name, version, featureSetVersion, 5), owner);
-      await writeLiveRows(t, featureSetVersion, 'universe', 6);
+      await writeLiveRows(t, featureSetVersion, 'universe', 6, key);
       const report = () => computeModelReport(t.store, { id: `mr-signed-${name}`, target: { model: name, version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: { signing: { signingKey: key } } });
       return { owner, report };
     }
