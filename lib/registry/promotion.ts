@@ -296,7 +296,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   const unjudged = unjudgedGuards(candidate);
   if (unjudged.length > 0) return no(`no verdict from ${unjudged.join(', ')}: a guard that did not run is not passed`);
   const relaxed = candidate.relaxedGuards ?? [];
-  if (relaxed.length > 0 && !policy.allowRelaxedGuards) return no(`leakage guards relaxed by the experiment: ${relaxedText(relaxed)}; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason`);
+  if (relaxed.length > 0 && !policy.allowRelaxedGuards) return no(`guards relaxed by the experiment: ${relaxedText(relaxed)}; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason`);
   if (candidate.bestOfRun === false) return no(`not the best algorithm of its run${candidate.bestAlgorithm ? ` (${candidate.bestAlgorithm} is)` : ''}`);
   const stale = evidenceAgeVeto(candidate);
   if (stale !== undefined) return no(stale);

@@ -59,7 +59,7 @@ describe('registration with relaxed leakage guards', () => {
   it('records guards switched off or loosened with the version and promotes nothing', async () => {
     const result = await register('guards-off', { guards: guardsOff });
     expect(result.decision.promote).toBe(false);
-    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: point_in_time_audit not run: disabled by guards\.pointInTime\.rows 0; single_feature_scan not run: disabled by guards\.singleFeatureScan false; shuffled_label not run: disabled by guards\.shuffledLabel false; plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6; .*promotion\.allowRelaxedGuards/);
+    expect(result.decision.reason).toMatch(/^not promoted: guards relaxed by the experiment: point_in_time_audit not run: disabled by guards\.pointInTime\.rows 0; single_feature_scan not run: disabled by guards\.singleFeatureScan false; shuffled_label not run: disabled by guards\.shuffledLabel false; plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6; .*promotion\.allowRelaxedGuards/);
     expect(await aliasVersion(t.store, 'guards-off', 'champion')).toBeUndefined();
     const row = await getModelVersion(t.store, 'guards-off', result.version.version);
     expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; status: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.status}`)).toEqual(['point_in_time_audit not_run', 'single_feature_scan not_run', 'shuffled_label not_run', 'plausibility_bound loosened']);
@@ -70,7 +70,7 @@ describe('registration with relaxed leakage guards', () => {
   it('takes promotion.alpha 1 (no test against the naive baselines) as a relaxation: recorded, named, promoted only with a reason, still servable by hand', async () => {
     const result = await register('alpha-one', { promotion: { alpha: 1 } });
     expect(result.decision.promote).toBe(false);
-    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: baseline_evidence not run: the tests against the naive baselines and the champion are disabled by promotion\.alpha 1; /);
+    expect(result.decision.reason).toMatch(/^not promoted: guards relaxed by the experiment: baseline_evidence not run: the tests against the naive baselines and the champion are disabled by promotion\.alpha 1; /);
     const row = await getModelVersion(t.store, 'alpha-one', result.version.version);
     expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; status: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.status}`)).toEqual(['baseline_evidence not_run']);
     // Not a leak: a person may still deploy it.
@@ -84,7 +84,7 @@ describe('registration with relaxed leakage guards', () => {
     const loose = { minAuc: 0, deploy: 'auto', deployment: { canary: { thresholds: { maxHitRateDrop: 1, alpha: 0.99 } } } };
     const result = await register('loose-plan', { promotion: loose });
     expect(result.decision.promote).toBe(false);
-    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: promotion_floor floor lowered: promotion\.minAuc 0 < default 0\.5; deployment_thresholds bound loosened: promotion\.deployment\.canary\.thresholds\.maxHitRateDrop 1 > default 0\.05; deployment_thresholds evidence level raised: promotion\.deployment\.canary\.thresholds\.alpha 0\.99 > default 0\.05; /);
+    expect(result.decision.reason).toMatch(/^not promoted: guards relaxed by the experiment: promotion_floor floor lowered: promotion\.minAuc 0 < default 0\.5; deployment_thresholds bound loosened: promotion\.deployment\.canary\.thresholds\.maxHitRateDrop 1 > default 0\.05; deployment_thresholds evidence level raised: promotion\.deployment\.canary\.thresholds\.alpha 0\.99 > default 0\.05; /);
     expect(await aliasVersion(t.store, 'loose-plan', 'champion')).toBeUndefined();
     const row = await getModelVersion(t.store, 'loose-plan', result.version.version);
     expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; setting: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.setting}`)).toEqual(['promotion_floor promotion.minAuc', 'deployment_thresholds promotion.deployment.canary.thresholds.maxHitRateDrop', 'deployment_thresholds promotion.deployment.canary.thresholds.alpha']);

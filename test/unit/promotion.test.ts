@@ -153,7 +153,7 @@ describe('guards that did not run or were loosened', () => {
     const refused = promotionDecision(relaxed, undefined, policy);
     expect(refused.promote).toBe(false);
     expect(refused.reason).toBe(
-      'not promoted: leakage guards relaxed by the experiment: shuffled_label not run: disabled by guards.shuffledLabel false; plausibility_bound bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason',
+      'not promoted: guards relaxed by the experiment: shuffled_label not run: disabled by guards.shuffledLabel false; plausibility_bound bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason',
     );
     const allowed = promotionDecision(relaxed, undefined, { ...policy, allowRelaxedGuards: { reason: 'research run, reviewed by hand' } });
     expect(allowed.promote).toBe(true);
