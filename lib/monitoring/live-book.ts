@@ -63,12 +63,8 @@ export function bookReturnEstimateOf(netReturns: Float64Array, holdingDays: numb
   const lags = Math.max(neweyWestDefaultLags(netReturns.length), 2 * (Math.max(1, Math.round(holdingDays)) - 1));
   const e = neweyWestMean(netReturns, { lags, evidence: true });
   const n = netReturns.length;
-  let mean = 0;
-  for (const r of netReturns) mean += r;
-  mean /= n;
-  let ss = 0;
-  for (const r of netReturns) ss += (r - mean) ** 2;
-  const naive = n > 1 ? ss / (n - 1) / n : NaN;
+  // The same mean's squared standard error with the days taken as independent (no lags).
+  const naive = neweyWestMean(netReturns, { lags: 0 }).standardError ** 2;
   const inflation = naive > 0 ? (e.standardError * e.standardError) / naive : NaN;
   return { standardError: r4(e.standardError), degreesOfFreedom: e.degreesOfFreedom, lags: Math.min(lags, Math.max(0, n - 1)), ...(Number.isFinite(inflation) ? { varianceInflation: r4(inflation) } : {}) };
 }
