@@ -218,7 +218,8 @@ async function monitoringReportsToShow(store: Database, rows: readonly Monitorin
   return out;
 }
 
-const versionParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: z.coerce.number().int().positive() });
+// A version as the dashboard writes it in links: plain digits (coercion also read 0x1, 1e0 and " 1" as 1).
+const versionParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: z.string().regex(/^[1-9][0-9]{0,14}$/).transform(Number) });
 const loginBody = z.object({ token: z.string().max(512).default('') });
 
 function aliasBadges(aliases: string[]): string {

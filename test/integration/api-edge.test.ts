@@ -130,6 +130,19 @@ describe('prediction API edge: rate limits and one error shape', () => {
     expect((await login(ALICE.token, '10.0.1.2')).statusCode).not.toBe(429);
   });
 
+  it('takes a dashboard version path in decimal notation only (0x1, 1e0, 1.0 and +1 are no version)', async () => {
+    const reader: ApiToken = { name: 'rita', token: 'rita-token-0123456789abcdef0', scopes: ['read'] };
+    const app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [reader] });
+    apps.push(app);
+    const report = (version: string) => app.inject({ method: 'GET', url: `/ui/models/${MODEL}/versions/${encodeURIComponent(version)}/report`, headers: bearer(reader) });
+    for (const version of ['0x1', '1e0', '1.0', '+1', ' 1', '01']) {
+      const answer = await report(version);
+      expect([version, answer.statusCode]).toEqual([version, 400]);
+      expect(answer.body).toMatch(/Expected \/ui\/models\/&lt;model&gt;\/versions\/&lt;number&gt;\/report/);
+    }
+    expect((await report('1')).statusCode).not.toBe(400);
+  });
+
   it('limits predictions per token', async () => {
     const app = server({ predictionsPerToken: 3, predictionsPerAddress: 0 });
     for (let i = 0; i < 3; i++) expect((await predict(app, ALICE)).statusCode).toBe(200);
