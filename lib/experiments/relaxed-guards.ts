@@ -114,25 +114,44 @@ export function relaxedGuardsOf(experiment: {
  * start: the steps then run on them) that let a worse or less healthy challenger through than the
  * defaults: maxHitRateDrop 1 and alpha 0.99 promoted any canary. Only what the plan's mode reads: a
  * canary its nine thresholds and failureLimit; an A/B test the serving guards (error rates, latency,
- * minServingPredictions), ab.alpha and ab.minSamplesPerVariant. Steps, timing and deadlines change
- * how fast traffic moves, not what a challenger must show, and are not counted.
+ * minServingPredictions), ab.alpha and ab.minSamplesPerVariant.
+ *
+ * And the traffic a challenger serves before any analysis has judged it, which no threshold
+ * protects: a canary's first step when no shadow phase precedes it (default 5%), an A/B test's
+ * challengerWeight (default 0.5). Steps [100] gave the challenger all traffic at once, and an A/B
+ * weight of 0.99 did nearly so while leaving the control 1%, the share the serving guards compare
+ * the challenger with: a B failing 5% of its predictions against the control's and the allowed 1%
+ * is failed after 600 served predictions (both arms, at their expected error counts) at 0.5, after
+ * 13,400 at 0.99.
+ * Not counted: a shadow phase judges the challenger before its first step, on evidence scaled to
+ * that step's share; the later steps widen on the same scaled evidence (lib/deployment/canary-
+ * analysis.ts: a canary worse by twice the margin reaches a share w with chance at most alpha / w,
+ * whatever the steps), so fewer or larger steps after the first only move traffic sooner. Analysis
+ * timing (every rule is anytime-valid), deadlines (an inconclusive step pauses for a person, an A/B
+ * test ends keeping the champion) and passesPerStep (its default is its minimum) let no worse
+ * challenger through, and deploy "auto" drops a person's approval of the start, not a rule.
  */
 function relaxedDeploymentOf(promotion: { deploy?: Experiment['promotion']['deploy']; deployment?: DeploymentOptions } | undefined): RelaxedGuard[] {
   if (promotion?.deployment === undefined || promotion.deploy === 'off') return [];
   const plan = promotion.deployment;
   const out: RelaxedGuard[] = [];
-  const judge = (setting: string, value: number | undefined, dflt: number, d: Direction) => {
+  const judge = (setting: string, value: number | undefined, dflt: number, d: Direction, why = '') => {
     if (value === undefined || !(d.looser === 'up' ? value > dflt : value < dflt)) return;
-    out.push({ guard: 'deployment_thresholds', status: 'loosened', setting: `promotion.deployment.${setting}`, message: `${d.what}: promotion.deployment.${setting} ${value} ${value > dflt ? '>' : '<'} default ${dflt}` });
+    out.push({ guard: 'deployment_thresholds', status: 'loosened', setting: `promotion.deployment.${setting}`, message: `${d.what}: promotion.deployment.${setting} ${value} ${value > dflt ? '>' : '<'} default ${dflt}${why}` });
   };
+  const unjudgedShare: Direction = { looser: 'up', what: 'share before any analysis raised' };
   const mode = plan.mode ?? 'canary';
   const thresholds = plan.canary?.thresholds;
   const read: Partial<Record<keyof Thresholds, Direction>> = mode === 'canary' ? CANARY_THRESHOLDS : SERVING_THRESHOLDS;
   for (const [key, d] of Object.entries(read) as Array<[keyof Thresholds, Direction]>) judge(`canary.thresholds.${key}`, thresholds?.[key], PLAN_DEFAULTS.canary.thresholds[key], d);
-  if (mode === 'canary') judge('canary.failureLimit', plan.canary?.failureLimit, PLAN_DEFAULTS.canary.failureLimit, { looser: 'up', what: 'bound loosened' });
-  else {
+  if (mode === 'canary') {
+    judge('canary.failureLimit', plan.canary?.failureLimit, PLAN_DEFAULTS.canary.failureLimit, { looser: 'up', what: 'bound loosened' });
+    // The default plan has no shadow phase, so its first step is the share it serves unjudged.
+    if (!((plan.shadowSeconds ?? 0) > 0)) judge('canary.steps[0]', plan.canary?.steps?.[0], PLAN_DEFAULTS.canary.steps[0], unjudgedShare, ' (percent of the traffic; no shadow phase judges the challenger first)');
+  } else {
     judge('ab.alpha', plan.ab?.alpha, PLAN_DEFAULTS.ab.alpha, { looser: 'up', what: 'evidence level raised' });
     judge('ab.minSamplesPerVariant', plan.ab?.minSamplesPerVariant, PLAN_DEFAULTS.ab.minSamplesPerVariant, { looser: 'down', what: 'sample reduced' });
+    judge('ab.challengerWeight', plan.ab?.challengerWeight, PLAN_DEFAULTS.ab.challengerWeight, unjudgedShare, " (the control's share, which the serving guards compare the challenger with, shrinks too)");
   }
   return out;
 }

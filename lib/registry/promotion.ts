@@ -64,7 +64,7 @@ export interface RelaxedGuard {
    * `backtest_costs`: trading costs below the defaults under a Sharpe promotion;
    * `promotion_floor`: promotion.minAuc or promotion.margin below its default;
    * `deployment_thresholds`: the plan of the deployment a promotion starts lets a worse or less
-   * healthy challenger through than the defaults would.
+   * healthy challenger through than the defaults would, or gives it more traffic before any analysis.
    */
   guard: GuardName | 'baseline_evidence' | 'backtest_costs' | 'promotion_floor' | 'deployment_thresholds';
   status: 'not_run' | 'loosened';

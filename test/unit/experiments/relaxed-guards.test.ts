@@ -119,9 +119,27 @@ describe('deployment thresholds of a plan a promotion starts', () => {
     expect(relaxedGuardsOf(e).map((r) => r.setting)).toEqual(['promotion.deployment.canary.thresholds.maxErrorRate', 'promotion.deployment.ab.alpha', 'promotion.deployment.ab.minSamplesPerVariant']);
   });
 
+  it('count a challenger serving more traffic than the default before any analysis has judged it: a first canary step above 5% without a shadow phase, an A/B weight above 0.5', () => {
+    const shares = (deploy: 'auto' | 'manual', plan: Record<string, unknown>) => relaxedGuardsOf(deployment(deploy, plan)).map((r) => [r.guard, r.status, r.setting, r.message]);
+    // All traffic at once, no canary at all.
+    expect(shares('auto', { canary: { steps: [100] } })).toEqual([['deployment_thresholds', 'loosened', 'promotion.deployment.canary.steps[0]', 'share before any analysis raised: promotion.deployment.canary.steps[0] 100 > default 5 (percent of the traffic; no shadow phase judges the challenger first)']]);
+    expect(shares('manual', { canary: { steps: [10, 100] } }).map((r) => r[2])).toEqual(['promotion.deployment.canary.steps[0]']);
+    // The champion keeps 1%.
+    expect(shares('auto', { mode: 'ab', ab: { challengerWeight: 0.99 } })).toEqual([['deployment_thresholds', 'loosened', 'promotion.deployment.ab.challengerWeight', 'share before any analysis raised: promotion.deployment.ab.challengerWeight 0.99 > default 0.5 (the control\'s share, which the serving guards compare the challenger with, shrinks too)']]);
+    // A shadow phase judges the challenger before its first step (widening evidence scaled to that step's share).
+    expect(shares('auto', { shadowSeconds: 3600, canary: { steps: [100] } })).toEqual([]);
+    expect(shares('auto', { shadowSeconds: 3600, canary: { steps: [50, 100] } })).toEqual([]);
+    // Only what the plan's mode runs: a canary's steps in an A/B plan, an A/B weight in a canary plan, are not.
+    expect(shares('auto', { mode: 'ab', canary: { steps: [100] } })).toEqual([]);
+    expect(shares('auto', { canary: { steps: [5, 25, 50, 100] }, ab: { challengerWeight: 0.99 } })).toEqual([]);
+  });
+
   it('are none when tighter or equal to the defaults, or when no deployment is started (deploy "off")', () => {
     expect(relaxedGuardsOf(deployment('auto', { canary: { thresholds: { maxErrorRate: 0.005, maxHitRateDrop: 0.03, alpha: 0.01, minMaturedPairs: 100 } } }))).toEqual([]);
-    expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [10, 100], analysisSeconds: 60 } }))).toEqual([]);
+    // Fewer, larger steps after the first: each widens only on evidence scaled to the share it moves to.
+    expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [5, 100], analysisSeconds: 60 } }))).toEqual([]);
+    expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [1, 2, 5, 25, 50, 100], stepDeadlineSeconds: 30 * 86_400 }, ab: { challengerWeight: 0.9 } }))).toEqual([]);
+    expect(relaxedGuardsOf(deployment('auto', { mode: 'ab', ab: { challengerWeight: 0.1, deadlineSeconds: 86_400, maxSamplesPerVariant: 500 } }))).toEqual([]);
     expect(relaxedGuardsOf(deployment('off', { canary: { thresholds: { maxHitRateDrop: 1 } } }))).toEqual([]);
   });
 });
