@@ -200,6 +200,16 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(rows[0].request_id).not.toBe(rows[1].request_id);
   });
 
+  it('predicts and logs a symbol named twice in a batch once, however it is spelt (case, spaces, the US suffix), and reports a failing one once', async () => {
+    const res = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: [' sym07 ', 'SYM07.US', 'sym07', 'SYM07', 'nope7', ' NOPE7'], key: 'dup-client' } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { predictions: Array<{ symbol: string }>; errors: Array<{ symbol: string }> };
+    expect([body.predictions.map((p) => p.symbol), body.errors.map((e) => e.symbol)]).toEqual([['SYM07'], ['NOPE7']]);
+    await predictionLog.flush();
+    const rows = await t.store.db.selectFrom('prediction_log').select('symbol').where('routing_key', '=', 'dup-client').execute();
+    expect(rows.map((r) => r.symbol)).toEqual(['SYM07']);
+  });
+
   it('serves no HEAD but on the probes: a HEAD of a prediction neither predicts nor logs (its answer would never be sent)', async () => {
     await predictionLog.flush();
     const logged = async () => Number((await t.store.db.selectFrom('prediction_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
