@@ -100,7 +100,7 @@ import { panelDayUnits, stratifiedMeanDifference } from '../stats/dependent-infe
 import { dependentProportionInterval, holmAdjusted } from '../stats/proportions';
 import { plural } from '../plural';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
-import { tMixtureEvidence } from '../stats/anytime-mean';
+import { tMixtureEvidence, tMixtureMinObservations } from '../stats/anytime-mean';
 import type { Interval } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
@@ -109,7 +109,11 @@ import { judgeServing } from './serving-guards';
 import { LABEL, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 
-/** The test's length when the caller does not say: the deployment plan's default A/B deadline. */
+/**
+ * The test's length when the caller gives no deadline, for the information fraction the report shows
+ * (nothing decides on it). Deployments pass their own (plan.ts, defaultAbDeadlineSeconds: from the
+ * label horizon, 34 days and more).
+ */
 export const DEFAULT_AB_DEADLINE_SECONDS = 14 * 86_400;
 
 const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'expected an ISO date or timestamp such as 2024-05-01 or 2024-05-01T14:30:00Z').refine((s) => !Number.isNaN(Date.parse(s)), 'not a valid date');
@@ -572,6 +576,33 @@ export const MIN_BLOCK_DAYS = 3;
 
 /** Days per block with `lags`: past the labels' overlap (lags + 1), and at least MIN_BLOCK_DAYS. */
 export const blockDaysOf = (lags: number) => Math.max(lags + 1, MIN_BLOCK_DAYS);
+
+/**
+ * Complete blocks a comparison needs before it can be significant at `alpha`, however clear: the
+ * sequential t-test's most on n blocks (tMixtureMinObservations) must reach 1/α; 4 at α 0.05, 5 at
+ * 0.01. (One challenger: Holm asks more of the first of several.)
+ */
+export const minBlocksToDecide = (alpha: number) => tMixtureMinObservations(1 / alpha);
+
+/**
+ * NYSE sessions that must close after an A/B test begins before any decision is possible, for labels
+ * of `labelHorizon` sessions at `alpha`, however clear the difference: minBlocksToDecide(alpha)
+ * complete blocks of blockDaysOf(h − 1) matured feature dates, the newest of which matures h sessions
+ * after its own. The first feature date served is one whose session had closed when the test began,
+ * so the last of B·b dates closes B·b − 1 sessions into the test: B·b + h − 1 in all (12 for
+ * 1-session labels at α 0.05, 24 for 5-session ones). A lower bound: it assumes every session yields
+ * a matured date in symbols both arms served, and minSamplesPerVariant reached by then.
+ */
+export function minSessionsToDecide(labelHorizon: number, alpha = 0.05): number {
+  if (!(alpha > 0 && alpha < 1)) throw new BadInputError(`alpha must be in (0, 1), got ${alpha}`);
+  return sessionsToMatureBlocks(minBlocksToDecide(alpha), labelHorizon);
+}
+
+/** Sessions that must close after an A/B test begins for `blocks` complete blocks of `labelHorizon`-session labels to mature (see minSessionsToDecide). */
+export function sessionsToMatureBlocks(blocks: number, labelHorizon: number): number {
+  if (!(Number.isInteger(labelHorizon) && labelHorizon >= 1)) throw new BadInputError(`a label horizon must be a whole number of sessions >= 1, got ${JSON.stringify(labelHorizon)}`);
+  return blocks * blockDaysOf(labelHorizon - 1) + labelHorizon - 1;
+}
 
 /**
  * One observation per complete block of `blockDays` consecutive matured feature dates (by rank among

@@ -5,7 +5,7 @@
  * stores the parsed config verbatim with its results.
  */
 import { z } from 'zod';
-import { deploymentOptionsSchema } from '../deployment/plan';
+import { abDeadlineProblem, deploymentOptionsSchema } from '../deployment/plan';
 import { isIsoDate } from '../calendar/dates';
 import { backtestOptionsSchema } from '../backtest/input';
 import { featureSetSchema } from '../features/feature-set';
@@ -209,6 +209,10 @@ export const experimentSchema = z
     const names = e.algorithms.map((a) => a.algorithm);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
     if (twice) ctx.addIssue({ code: 'custom', path: ['algorithms'], message: `${twice} is listed twice; give it one search space` });
+    // The deployment would refuse an A/B plan its challenger's labels cannot decide in: refused here, before the run trains.
+    const deployment = e.promotion.deployment;
+    const problem = deployment ? abDeadlineProblem(deployment, e.label.horizon) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['promotion', 'deployment', ...problem.path], message: problem.message });
   });
 
 export type Experiment = z.output<typeof experimentSchema>;

@@ -100,6 +100,20 @@ export function meanBelowEvidence(clusters: readonly ClusterSum[], m0: number, r
  */
 export const T_MIXTURE_G = 2;
 
+/**
+ * The fewest observations on which tMixtureEvidence can reach `bound` (1/α), however clear they
+ * are: the most n observations can show is (1 + n·g)^((n − 1)/2) (t → ∞), so the smallest n where
+ * that reaches the bound (4 at α 0.05 and g 2: 7 on 3, 27 on 4; 5 at α 0.01).
+ */
+export function tMixtureMinObservations(bound: number, g = T_MIXTURE_G): number {
+  if (!(Number.isFinite(bound) && bound > 1)) throw new BadInputError(`an evidence bound must be a finite number above 1, got ${bound}`, 'INVALID_METRIC_INPUT');
+  if (!(Number.isFinite(g) && g > 0)) throw new BadInputError(`the t mixture's prior variance must be a positive number, got ${g}`, 'INVALID_METRIC_INPUT');
+  let n = 2;
+  // Compared in logs, as tMixtureEvidence computes it; the bound grows without limit in n, so this ends.
+  while (((n - 1) / 2) * Math.log1p(n * g) < Math.log(bound)) n++;
+  return n;
+}
+
 /** Anytime evidence that a mean is above 0 and that it is below 0, from one process. */
 export interface TwoSidedAnytimeEvidence {
   /** Running maximum of the process over the prefixes whose mean was above 0 (1 if none). */

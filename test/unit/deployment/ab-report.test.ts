@@ -1,4 +1,4 @@
-import { abReport, formatAbReport } from '../../../lib/deployment/ab-report';
+import { abReport, formatAbReport, minBlocksToDecide, minSessionsToDecide } from '../../../lib/deployment/ab-report';
 import type { PredictionWithOutcome } from '../../../lib/deployment/outcomes';
 import { rng } from '../../../lib/random';
 import { routeFor } from '../../../lib/serving/routing';
@@ -460,5 +460,42 @@ describe('A/B decisions on evidence the newer data contradict', () => {
     expect(c.difference).toBeLessThan(0);
     expect(c.significant).toBe(false);
     expect(r.decision).toBe('continue');
+  });
+});
+
+describe('minSessionsToDecide: the fewest sessions after the start before the report can decide', () => {
+  // 24 symbols, each served by both arms every session: B right on every outcome, A wrong. `sessions`
+  // after the start, the dates served are the one closed at the start and one per session since; a
+  // date's outcome has matured h sessions after its own.
+  const look = (h: number, sessions: number, alpha: number) => {
+    const rows = Array.from({ length: sessions + 1 }, (_, d) =>
+      Array.from({ length: 24 }, (_, s) => {
+        const matured = d + h <= sessions;
+        return [
+          { ...row({ request: 100 * d + 2 * s, variant: 'A', right: false, matured, symbol: `S${s}`, asOf: dayOf(d) }), version: 1 },
+          { ...row({ request: 100 * d + 2 * s + 1, variant: 'B', right: true, matured, symbol: `S${s}`, asOf: dayOf(d) }), version: 2 },
+        ];
+      }),
+    ).flat(2);
+    return abReport(rows, { variants: ['A', 'B'], versions: [1, 2], minSamplesPerVariant: 20, lags: h - 1, alpha });
+  };
+
+  it.each([
+    [1, 0.05, 12],
+    [5, 0.05, 24],
+    [10, 0.05, 49],
+    [20, 0.05, 99],
+    [5, 0.01, 29],
+  ])('h %i at alpha %f: %i sessions, the first at which a challenger right on every outcome wins', (h, alpha, sessions) => {
+    expect(minSessionsToDecide(h, alpha)).toBe(sessions);
+    expect(minBlocksToDecide(alpha)).toBe(alpha === 0.05 ? 4 : 5);
+    expect(look(h, sessions - 1, alpha).decision).toBe('continue');
+    expect(look(h, sessions, alpha)).toMatchObject({ decision: 'stop-winner', winner: 'B' });
+  });
+
+  it('is beyond the 10 sessions of a 14-day test for every horizon (the old default deadline could never decide)', () => {
+    expect(minSessionsToDecide(1)).toBeGreaterThan(10);
+    expect(look(1, 10, 0.05).decision).toBe('continue');
+    expect(() => minSessionsToDecide(0)).toThrow(/label horizon must be a whole number of sessions >= 1, got 0/);
   });
 });

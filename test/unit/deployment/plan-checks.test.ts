@@ -46,11 +46,22 @@ describe("an experiment's promotion.deployment", () => {
     [{ canary: { steps: [5, 25, 50] } }, /promotion\.deployment\.canary\.steps: must rise and end at 100, got \[5, 25, 50\]/],
     [{ mode: 'ab', ab: { maxSamplesPerVariant: 10 } }, /promotion\.deployment\.ab\.maxSamplesPerVariant: 10 is below canary\.thresholds\.minServingPredictions 50/],
     [{ mode: 'ab', ab: { maxSamplesPerVariant: 50 }, canary: { thresholds: { minServingPredictions: 60 } } }, /ab\.maxSamplesPerVariant: 50 is below canary\.thresholds\.minServingPredictions 60/],
+    // The experiment's 5-session labels: an A/B test decides on no fewer than 24 sessions, about 34 days.
+    [{ mode: 'ab', ab: { deadlineSeconds: 14 * 86_400 } }, /promotion\.deployment\.ab\.deadlineSeconds: 1209600 s \(14\.0 days\) is shorter than any decision needs: .*5-session labels.*about 34 days/],
   ])('%j is refused when the experiment is read, not after training and promotion', (deployment, message) => {
     const parsed = experimentSchema.safeParse(experiment(deployment));
     expect(parsed.success).toBe(false);
     const f = file('late-plan.json', JSON.stringify(experiment(deployment)));
     expect(() => readExperimentFile(f)).toThrow(message);
+  });
+
+  it('refuses an A/B test its own label horizon could never decide in (20-session labels: 139 days at least), and takes a canary of them', () => {
+    const long = (deployment: unknown) => ({ ...experiment(deployment), label: { kind: 'volatility_regime', horizon: 20 } });
+    expect(() => experimentSchema.parse(long({ mode: 'ab', ab: { deadlineSeconds: 100 * 86_400 } }))).toThrow(/no fewer than 99 sessions/);
+    expect(experimentSchema.safeParse(long({ mode: 'ab', ab: { deadlineSeconds: 139 * 86_400 } })).success).toBe(true);
+    expect(experimentSchema.safeParse(long({ mode: 'ab' })).success).toBe(true);
+    expect(experimentSchema.safeParse({ ...long({ mode: 'ab' }), label: { kind: 'volatility_regime', horizon: 60 } }).success).toBe(false);
+    expect(experimentSchema.safeParse({ ...long({ ab: { deadlineSeconds: 60 } }), label: { kind: 'volatility_regime', horizon: 60 } }).success).toBe(true);
   });
 
   it('that passes is the plan the deployment then accepts', () => {

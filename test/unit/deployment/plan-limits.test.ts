@@ -1,6 +1,6 @@
 /** The plan fields that bound a long rollout, and the CLI's reading of a step as a person sees it. */
 import { stepIndexOf } from '../../../client/commands/deployments';
-import { parseDeploymentRequest } from '../../../lib/deployment/plan';
+import { defaultAbDeadlineSeconds, minAbDeadlineSeconds, parseDeploymentRequest } from '../../../lib/deployment/plan';
 
 const base = { model: 'direction-5d', challengerVersion: 2 };
 
@@ -54,5 +54,49 @@ describe('deployment plan: step deadline', () => {
     expect(parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 4 } }, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(4);
     expect(() => parseDeploymentRequest(base, { labelHorizon: 0 })).toThrow(/label horizon must be a whole number of sessions >= 1, got 0/);
     expect(() => parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 400 * 86_400 } })).toThrow(/canary\.stepDeadlineSeconds/);
+  });
+});
+
+describe('deployment plan: A/B deadline', () => {
+  const ab = { ...base, mode: 'ab' };
+  const day = 86_400;
+
+  it('defaults to the time 8 blocks of matured days take for the label horizon: twice the fewest any decision needs', () => {
+    // 1-session labels: 8 blocks of 3 days, 24 sessions, 34 calendar days (the least any decision takes: 12 sessions, 17 days).
+    expect(parseDeploymentRequest(ab, { labelHorizon: 1 }).ab.deadlineSeconds).toBe(34 * day);
+    expect(minAbDeadlineSeconds(1)).toBe(17 * day);
+    // 5-session labels: 8 blocks of 5 days and 4 more sessions for the last to mature, 44 sessions, 62 days (least: 24 sessions, 34 days).
+    expect(parseDeploymentRequest(ab, { labelHorizon: 5 }).ab.deadlineSeconds).toBe(62 * day);
+    expect(minAbDeadlineSeconds(5)).toBe(34 * day);
+    // 20-session labels: 179 sessions, 251 days; 30-session ones stop at a year (their least is 149 sessions, 209 days).
+    expect(parseDeploymentRequest(ab, { labelHorizon: 20 }).ab.deadlineSeconds).toBe(251 * day);
+    expect(parseDeploymentRequest(ab, { labelHorizon: 30 }).ab.deadlineSeconds).toBe(365 * day);
+    // A stricter alpha needs a 5th block: 10 blocks of 5, 54 sessions, 76 days.
+    expect(parseDeploymentRequest({ ...ab, ab: { alpha: 0.01 } }, { labelHorizon: 5 }).ab.deadlineSeconds).toBe(76 * day);
+    // Horizon unknown: a 1-session label's, the shortest.
+    expect(parseDeploymentRequest(ab).ab.deadlineSeconds).toBe(34 * day);
+    for (const h of [1, 2, 5, 10, 20, 30, 52]) expect(defaultAbDeadlineSeconds(h)).toBeGreaterThanOrEqual(minAbDeadlineSeconds(h));
+  });
+
+  it('refuses an explicit deadline shorter than any decision of the challenger\'s labels needs, naming the minimum', () => {
+    const twoWeeks = { ...ab, ab: { deadlineSeconds: 14 * day } };
+    expect(() => parseDeploymentRequest(twoWeeks, { labelHorizon: 5 })).toThrow(
+      /ab\.deadlineSeconds: 1209600 s \(14\.0 days\) is shorter than any decision needs: an A\/B test of 5-session labels at alpha 0\.05 decides on no fewer than 24 sessions \(4 complete blocks of matured days, the last maturing 5 sessions after its prediction\), about 34 days \(2937600 s\).*Leave it out for the default \(62 days\) or give at least 2937600/,
+    );
+    expect(() => parseDeploymentRequest(twoWeeks, { labelHorizon: 1 })).toThrow(/no fewer than 12 sessions .*about 17 days/);
+    expect(() => parseDeploymentRequest({ ...ab, ab: { deadlineSeconds: 34 * day, alpha: 0.01 } }, { labelHorizon: 5 })).toThrow(/no fewer than 29 sessions \(5 complete blocks/);
+    // At the minimum it is kept; a canary plan's A/B part does not run; an unknown horizon is not guessed.
+    expect(parseDeploymentRequest({ ...ab, ab: { deadlineSeconds: 34 * day } }, { labelHorizon: 5 }).ab.deadlineSeconds).toBe(34 * day);
+    expect(parseDeploymentRequest({ ...base, ab: { deadlineSeconds: 60 } }, { labelHorizon: 5 }).ab.deadlineSeconds).toBe(60);
+    expect(parseDeploymentRequest(twoWeeks).ab.deadlineSeconds).toBe(14 * day);
+    // Up to a year may be set (30 days was the most before, short of 20-session labels' 139 days).
+    expect(parseDeploymentRequest({ ...ab, ab: { deadlineSeconds: 200 * day } }, { labelHorizon: 20 }).ab.deadlineSeconds).toBe(200 * day);
+    expect(() => parseDeploymentRequest({ ...ab, ab: { deadlineSeconds: 400 * day } })).toThrow(/ab\.deadlineSeconds/);
+  });
+
+  it('refuses an A/B test of labels too long for any deadline a plan may set to decide', () => {
+    expect(() => parseDeploymentRequest(ab, { labelHorizon: 60 })).toThrow(/mode: an A\/B test of 60-session labels .*no fewer than 299 sessions.*beyond the longest deadline a plan may set \(365 days\): deploy it as a canary/);
+    expect(parseDeploymentRequest(base, { labelHorizon: 60 }).mode).toBe('canary');
+    expect(parseDeploymentRequest(ab, { labelHorizon: 52 }).ab.deadlineSeconds).toBe(365 * day);
   });
 });
