@@ -1,5 +1,5 @@
 import { normalCdf } from '../../../lib/stats/normal';
-import { MIXTURE_PRECISION, T_MIXTURE_G, meanAboveEvidence, meanBelowEvidence, tMixtureEvidence } from '../../../lib/stats/anytime-mean';
+import { MIXTURE_PRECISION, T_MIXTURE_G, meanAboveEvidence, meanBelowEvidence, tMixtureEvidence, tMixtureMinObservations } from '../../../lib/stats/anytime-mean';
 import { rng } from '../../../lib/random';
 
 describe('anytime-valid evidence about a clustered mean', () => {
@@ -67,5 +67,18 @@ describe('anytime-valid evidence about a clustered mean', () => {
       if (Math.max(r.above, r.below) >= 20) crossed++;
     }
     expect(crossed / 2000).toBeLessThanOrEqual(0.05);
+  });
+});
+
+describe('tMixtureMinObservations', () => {
+  it('is the fewest observations, however clear, on which the t mixture reaches the bound', () => {
+    const most = (n: number) => tMixtureEvidence(Array.from({ length: n }, () => 1)).above;
+    for (const [bound, n] of [[2, 2], [20, 4], [40, 5], [100, 5], [1000, 7]] as const) {
+      expect(tMixtureMinObservations(bound)).toBe(n);
+      expect(most(n - 1)).toBeLessThan(bound);
+      expect(most(n)).toBeGreaterThanOrEqual(bound);
+    }
+    expect(tMixtureMinObservations(20, 1)).toBe(5);
+    expect(() => tMixtureMinObservations(1)).toThrow(/evidence bound must be a finite number above 1/);
   });
 });
