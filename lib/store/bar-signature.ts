@@ -17,11 +17,12 @@
  * bar_revisions), and which signed version of a bar is stored (a signed older version written back
  * is accepted, as for an online vector). Without a key nothing is signed or checked.
  */
-import { sql } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import { currentKeyId, hmacSha256Hex, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
-import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
+import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, strippedAsEdited, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
 import type { Database } from './database';
+import type { DatabaseSchema } from './schema';
 import type { Bar } from '../market-data/bar';
 
 /** Names the signed text's form; part of it and unlike every other record's, so no MAC is valid as another's. */
@@ -80,21 +81,60 @@ export class UnverifiedBarsError extends BadInputError {
 
 /**
  * Collects the bars a read refuses and throws them together (UnverifiedBarsError) once the read is
- * done: one refusal naming every bad bar, not the first only.
+ * done: one refusal naming every bad bar, not the first only. An unsigned bar dated after a signed
+ * bar of its symbol counts as edited (strippedAsEdited): only a hand clears a signature, and clearing
+ * it with the values made an edit read as a bar from before signing.
  */
 export class BarVerifier {
   private readonly groups = new RefusalGroups();
   constructor(readonly keys: VerificationKeys) {}
 
-  check(b: BarValues & { signature: string | null; signature_key_id: string | null }): void {
+  /** Whether the bar is vouched for; a refused one is recorded. */
+  check(b: BarValues & { signature: string | null; signature_key_id: string | null }): boolean {
     const state = barSignatureState(this.keys, b);
     if (!state.ok) this.groups.add(b.symbol, b.date, state);
+    return state.ok;
   }
 
-  /** Throws UnverifiedBarsError when any bar checked was refused. */
-  done(): void {
-    if (this.groups.size > 0) throw new UnverifiedBarsError(this.keys, this.groups.refused());
+  get refusing(): boolean {
+    return this.groups.size > 0;
   }
+
+  /**
+   * The refusal of the bars refused so far (undefined: none), unsigned ones inside a signed history
+   * counted as edited; each symbol's first signed bar is looked up over its whole history in `db`
+   * (a read of a window does not see the bars before it).
+   */
+  async refusal(db: Kysely<DatabaseSchema> | Transaction<DatabaseSchema>): Promise<UnverifiedBarsError | undefined> {
+    if (!this.refusing) return undefined;
+    const refused = this.groups.refused();
+    const unsigned = [...new Set(refused.filter((g) => g.problem === 'unsigned').map((g) => g.symbol))];
+    return new UnverifiedBarsError(this.keys, strippedAsEdited(refused, await firstSignedBars(db, unsigned)));
+  }
+
+  /** Throws the refusal (UnverifiedBarsError) when any bar checked was refused. */
+  async done(db: Kysely<DatabaseSchema> | Transaction<DatabaseSchema>): Promise<void> {
+    const refusal = await this.refusal(db);
+    if (refusal) throw refusal;
+  }
+}
+
+const SYMBOLS_PER_LOOKUP = 100;
+
+/** Each of `symbols`' earliest stored bar that carries a signature (its date), for those that have one. */
+async function firstSignedBars(db: Kysely<DatabaseSchema> | Transaction<DatabaseSchema>, symbols: readonly string[]): Promise<Map<string, string>> {
+  const first = new Map<string, string>();
+  for (let i = 0; i < symbols.length; i += SYMBOLS_PER_LOOKUP) {
+    const rows = await db
+      .selectFrom('bars')
+      .select(['symbol', (eb) => eb.fn.min('date').as('first')])
+      .where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_LOOKUP))
+      .where('signature', 'is not', null)
+      .groupBy('symbol')
+      .execute();
+    for (const r of rows) first.set(r.symbol, String(r.first));
+  }
+  return first;
 }
 
 /** A verifier for `signing`'s keys, or undefined without a key (nothing is checked). */

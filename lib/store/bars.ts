@@ -214,7 +214,7 @@ export async function readBars(store: Database, query: BarQuery = {}, options: B
     const rows = await filtered(store, query).select(SIGNED_BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
     const bars = rows.map((r) => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
     bars.forEach((b, i) => verifier.check({ ...b, signature: rows[i].signature, signature_key_id: rows[i].signature_key_id }));
-    verifier.done();
+    await verifier.done(store.db);
     return bars;
   }
   const rows = await filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
@@ -316,7 +316,7 @@ export async function barCountsThrough(store: Database, to: string): Promise<Map
 export async function readBarSeries(store: Database, query: BarQuery = {}, options: BarReadOptions = {}): Promise<BarSeries[]> {
   const verifier = barVerifierOf(options.verify);
   const series = await readSeries(store, query, verifier);
-  verifier?.done();
+  await verifier?.done(store.db);
   return series;
 }
 

@@ -204,7 +204,7 @@ export class BarWindows {
         }),
       );
       // Nothing of a load with a refused bar enters the windows.
-      verifier?.done();
+      await verifier?.done(store.db);
       for (const { symbol, bars } of loaded) {
         this.setWindow(symbol, { bars, mayHaveOlder: bars.length === this.size });
         this.stored.add(symbol);

@@ -15,7 +15,7 @@ import { importRequestSchema } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { signingKeyId } from '../../lib/registry/row-signature';
 import { UnverifiedBarsError, signStoredBars } from '../../lib/store/bar-signature';
-import { readBarSeries, upsertBars } from '../../lib/store/bars';
+import { readBars, readBarSeries, upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { BarWindows } from '../../lib/streaming/bar-windows';
 import { writeLiveBars } from '../../lib/streaming/live-bar-store';
@@ -157,6 +157,29 @@ describe.each(DRIVERS)('bars are signed and checked where features are computed 
     expect(r).toMatchObject({ signed: 0, unsigned: 1, strippedInside: 1, acceptedRanges: [] });
     expect(r.examples[0]).toContain(`SYN01 ${second.date} (unsigned after ${first.date}, signed: its signature removed)`);
     expect((await rejection(readBarSeries(signed, { symbols: ['SYN01'] }, { verify: SIGNING }))).message).toContain(`SYN01 on ${second.date}`);
+  });
+
+  it('counts a bar whose signature was removed inside a signed history as edited, not unsigned, in every checked read', async () => {
+    // An SQL edit that clears the signature with the close: before, it read as a bar from before signing.
+    const rows = await t.store.db.selectFrom('bars').selectAll().where('symbol', '=', 'SYN01').orderBy('date', 'desc').limit(3).execute();
+    for (const r of rows.slice(1)) await t.store.db.updateTable('bars').set({ close: Number(r.close) * 1.25, high: Number(r.high) * 1.25, signature: null, signature_key_id: null }).where('symbol', '=', 'SYN01').where('date', '=', r.date).execute();
+    const stripped = rows.slice(1).map((r) => r.date).sort();
+    // A window after the first signed bar sees it too: the first signed bar is looked up over the whole history.
+    const reads: Array<() => Promise<unknown>> = [
+      () => readBarSeries(signed, { symbols: ['SYN01'], from: stripped[0] }, { verify: SIGNING }),
+      () => readBars(signed, { symbols: ['SYN01'] }, { verify: SIGNING }),
+      () => new BarWindows(300, SIGNING).loadAll(signed),
+      () => new BarWindows(300, SIGNING).reload(signed, ['SYN01']),
+    ];
+    for (const read of reads) {
+      const error = await rejection(read());
+      expect(error).toBeInstanceOf(UnverifiedBarsError);
+      expect((error as UnverifiedBarsError).refused).toEqual([{ symbol: 'SYN01', problem: 'edited', dates: stripped }]);
+      expect(error.message).toContain('its signature was removed');
+    }
+    // A symbol whose bars all predate signing stays unsigned (a warning's case: sign-bars --accept-unsigned).
+    await upsertBars(t.store, [{ symbol: 'OLD01', date: '2018-06-28', open: 1, high: 1.2, low: 0.9, close: 1.1, volume: 500 }]);
+    expect(((await rejection(readBarSeries(signed, { symbols: ['OLD01'] }, { verify: SIGNING }))) as UnverifiedBarsError).refused).toEqual([{ symbol: 'OLD01', problem: 'unsigned', dates: ['2018-06-28'] }]);
   });
 
   it('keeps verifying during a key rotation and re-signs with the new key', async () => {
