@@ -106,7 +106,8 @@ import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { canaryThresholdsSchema } from './canary-analysis';
 import { judgeServing } from './serving-guards';
-import { LABEL, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import { LABEL, labelKey, parseCellKey, streamCells, succeeded, verifiedLabelStates, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import type { RefusedBarsSummary } from '../store/bar-signature';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 
 /**
@@ -306,6 +307,8 @@ export interface AbReport {
   decision: AbDecision;
   winner?: string;
   reasons: string[];
+  /** With MODEL_SIGNING_KEY: the outcomes' bars no held key vouches for; no outcome was counted, and the test continues. */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 /** One variant's served requests of one (version, symbol, feature date). */
@@ -417,10 +420,10 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
   }
   const versions = new Set(keys.map((k) => k.version));
   const specs = versions.size > 0 ? await labelSpecsOf(store, model, versions) : undefined;
-  const labels = await labelStates(store, model, keys, specs);
+  const { labels, unverifiedBars } = await verifiedLabelStates(store, model, keys, specs);
   const arms = names.map((variant) => armOfCells(variant, cells, labels));
   const lags = parsed.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return decideAb(arms, { ...parsed, lags }, { start: parsed.start ?? since, analysedAt: parsed.analysedAt ?? until ?? new Date().toISOString() });
+  return decideAb(arms, { ...parsed, lags }, { start: parsed.start ?? since, analysedAt: parsed.analysedAt ?? until ?? new Date().toISOString() }, unverifiedBars);
 }
 
 /**
@@ -703,7 +706,7 @@ function missingIntervals(variants: readonly AbVariantStats[], lags: number): st
 }
 
 /** Tests, guards and the stopping rule on the arms from either source. */
-function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, times: { start: string | null; analysedAt: string | null }): AbReport {
+function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, times: { start: string | null; analysedAt: string | null }, unverifiedBars?: RefusedBarsSummary): AbReport {
   const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max, maxErrorRate, maxP99LatencyMs } = options;
   const arms = all.map((arm, i) => {
     const through = options.trainedThrough?.[i];
@@ -752,6 +755,7 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
     decision,
     ...(winner !== undefined ? { winner } : {}),
     reasons: [...reasons, ...intervalNote],
+    ...(unverifiedBars ? { unverifiedBars } : {}),
   });
 
   // Serving guards: known before any outcome matures, like the canary's.
@@ -763,6 +767,8 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   }
   const guardNote = [...(guarded.size > 0 ? [`failing the serving guards (cannot win): ${[...guarded.values()].join('; ')}`] : []), ...unjudged.values()];
   if (guarded.size === challengers.length) return report('stop-winner', [`every challenger fails the serving guards, the control ${control.variant} is kept: ${[...guarded.values()].join('; ')}`], control.variant);
+  // No winner from outcomes measured on edited bars: the test goes on until they are imported again.
+  if (unverifiedBars) return report('continue', [`outcomes not judged: none is measured on bars MODEL_SIGNING_KEY does not vouch for (${unverifiedBars.reason})`, ...guardNote]);
 
   const boundaryText = `anytime evidence ≥ ${fmtEvidence(look.evidenceBound)}`;
   const untestedNote = untested.length > 0 ? [`not compared yet: ${untested.join('; ')}`] : [];

@@ -85,7 +85,8 @@ import { meanAboveEvidence, meanBelowEvidence, type ClusterSum } from '../stats/
 import { judgeServing } from './serving-guards';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
-import { LABEL, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import { LABEL, labelKey, parseCellKey, requestRowId, streamCells, succeeded, verifiedLabelStates, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import type { RefusedBarsSummary } from '../store/bar-signature';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 import type { ColumnProfile } from '../monitoring/reference-profile';
 import { shiftAgainstProfile, shiftAgainstReference, type ScoreShift } from './score-shift';
@@ -203,6 +204,12 @@ export interface CanaryAnalysis {
   unmatured: number;
   verdict: CanaryVerdict;
   reasons: string[];
+  /**
+   * With MODEL_SIGNING_KEY: bars the outcomes would be measured on that no held key vouches for
+   * (edited after the predictions were served, say). No outcome was counted: the verdict is
+   * inconclusive (fail only on serving health or the score shift, which read no bars).
+   */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 export interface CanaryAnalysisOptions {
@@ -326,6 +333,8 @@ export interface CanaryEvidence {
   variants: VariantServingStats[];
   pairCounts: PairCounts;
   shift: ScoreShift;
+  /** The outcomes' bars were refused (outcomes.ts): no pair was labelled. */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 /** The requests of one symbol-day both variants answered: the unit a pair is. */
@@ -507,9 +516,10 @@ async function evidenceInStore(store: Database, query: CanaryStoreQuery, since: 
   }
   const versions = new Set(keys.map((k) => k.version));
   const specs = versions.size > 0 ? await labelSpecsOf(store, query.model, versions) : undefined;
-  const labels = await labelStates(store, query.model, keys, specs);
+  const { labels, unverifiedBars } = await verifiedLabelStates(store, query.model, keys, specs);
   const lags = query.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return { evidence: canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile), lags };
+  const evidence = canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile);
+  return { evidence: unverifiedBars ? { ...evidence, unverifiedBars } : evidence, lags };
 }
 
 /**
@@ -672,7 +682,8 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
     marginEvidence: within.evidence,
     widenEvidence: widening.evidence,
   };
-  const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons });
+  const unverifiedBars = rollout.unverifiedBars ?? step.unverifiedBars;
+  const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons, ...(unverifiedBars ? { unverifiedBars } : {}) });
 
   const failures: string[] = [];
   const notes: string[] = [];
@@ -706,7 +717,10 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
       ? `no matured paired symbol-days over the rollout yet (${unmatured} await their outcome)`
       : `paired hit rate over the rollout canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} (difference ${(100 * (paired.difference as number)).toFixed(1)} points) on ${pairs} symbol-days over ${days} day${days === 1 ? '' : 's'} in ${harm.clusters} cluster${harm.clusters === 1 ? '' : 's'} of ${cluster}; evidence the canary is worse ${evidenceText(harm.evidence)}, evidence it is less than ${(100 * margin).toFixed(1)} points worse ${evidenceText(within.evidence)} (each decides at 1/alpha = ${evidenceText(bound)})${decision === 'widen' ? `, evidence it is less than ${(200 * margin).toFixed(1)} points worse ${evidenceText(widening.evidence)} (widens at ${evidenceText(widenBound)})` : ''}`;
   if (harm.evidence >= bound) failures.push(`${hitText}: the canary is worse (evidence ${evidenceText(harm.evidence)} ≥ ${evidenceText(bound)})`);
-  if (failures.length > 0) return result('fail', failures);
+  const hitRateRefused = unverifiedBars ? `hit rate not judged: no outcome is measured on bars MODEL_SIGNING_KEY does not vouch for (${unverifiedBars.reason})` : undefined;
+  if (failures.length > 0) return result('fail', hitRateRefused ? [...failures, hitRateRefused] : failures);
+  // Neither passed nor failed on outcomes from edited bars: held until they are imported again.
+  if (hitRateRefused) return result('inconclusive', [hitRateRefused, ...notes]);
 
   if (pairs < thresholds.minMaturedPairs) {
     return result('inconclusive', [`only ${pairs} matured pairs over the rollout (need ${thresholds.minMaturedPairs}; a pair is a symbol-day, however often it was requested); ${unmatured} paired symbol-days await their outcome`, ...(pairs > 0 ? [hitText] : []), ...notes]);

@@ -33,6 +33,7 @@ import type { LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { DatabaseSchema } from '../store/schema';
+import { refusedBarsSummary, UnverifiedBarsError, type RefusedBarsSummary } from '../store/bar-signature';
 import { labelSpecsOf, outcomesOfKeys, predictionLogQuerySchema, type OutcomeKey, type PredictionLogQuery } from './outcomes';
 
 /** Buckets of the probability histograms: 2^14, each 1/16384 ≈ 6·10⁻⁵ wide. */
@@ -270,6 +271,19 @@ export async function labelStates(store: Database, model: string, keys: Iterable
     states.set(labelKey(k.version, k.symbol, k.asOf), !o.matured ? LABEL.unmatured : o.outcome === null ? LABEL.noLabel : o.outcome);
   });
   return states;
+}
+
+/**
+ * labelStates, with bars no held key vouches for (UnverifiedBarsError from the outcomes' read) as no
+ * labels at all and what was refused: an analysis then decides nothing on outcomes and says why.
+ */
+export async function verifiedLabelStates(store: Database, model: string, keys: Iterable<OutcomeKey>, specs?: (version: number) => LabelSpec): Promise<{ labels: Map<string, number>; unverifiedBars?: RefusedBarsSummary }> {
+  try {
+    return { labels: await labelStates(store, model, keys, specs) };
+  } catch (error) {
+    if (!(error instanceof UnverifiedBarsError)) throw error;
+    return { labels: new Map(), unverifiedBars: refusedBarsSummary(error) };
+  }
 }
 
 export const labelKey = (version: number, symbol: string, asOf: string): string => `${version}\u0000${symbol}\u0000${asOf}`;

@@ -11,6 +11,12 @@
  * The label spec is the version's as registered: from the artifact header (sha256-checked) in the
  * deployment's artifact store, and the row's signature when MODEL_SIGNING_KEY is set. A version whose
  * row cannot be bound to what was registered is refused, and its predictions get no outcome.
+ *
+ * With MODEL_SIGNING_KEY the bars outcomes are measured on are checked as the features step checks
+ * them (bar-signature.ts): closes edited after the predictions were served would otherwise flip a
+ * canary's hit rate or an A/B test's winner. A bar no held key vouches for labels nothing: the read
+ * is refused (UnverifiedBarsError, BARS_UNVERIFIED, naming symbols and dates), and the analyses say
+ * so instead of deciding (canary-analysis.ts, ab-report.ts, monitoring's model-report.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
@@ -26,6 +32,7 @@ import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';
 import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../registry/row-signature';
+import { barChecking, UnverifiedBarsError } from '../store/bar-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import type { PredictionLogEntry } from '../serving/prediction-log';
@@ -224,7 +231,8 @@ export interface KeyOutcome {
  * has the same outcome, which is what lets the deployment analyses label (version, symbol, asOf)
  * groups instead of rows.
  */
-export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[], labelFor: (version: number) => LabelSpec): Promise<KeyOutcome[]> {
+export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[], labelFor: (version: number) => LabelSpec, options: OutcomeReadOptions = {}): Promise<KeyOutcome[]> {
+  const verify = options.verify ?? barChecking(store, scopedVerification.getStore()?.signing);
   const specOfVersion = new Map<number, LabelSpec>();
   for (const r of keys) if (!specOfVersion.has(r.version)) specOfVersion.set(r.version, labelFor(r.version));
 
@@ -251,13 +259,22 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     ends: Map<number, Int32Array>;
   }
   const barsOf = new Map<string, SymbolBars>();
+  // Every symbol is read before a refusal is thrown: it names every refused bar, not one symbol's.
+  const refusals: UnverifiedBarsError[] = [];
   for (const [symbol, need] of bySymbol) {
     const from = await dateBarsBefore(store, symbol, need.firstAsOf, need.lookback);
-    const [series] = await readBarSeries(store, { symbols: [symbol], from });
+    const read = await readBarSeries(store, { symbols: [symbol], from }, { verify }).catch((error: unknown) => {
+      if (!(error instanceof UnverifiedBarsError)) throw error;
+      refusals.push(error);
+      return [];
+    });
+    const [series] = read;
     const dates = series?.dates ?? [];
     const moved = series ? seriesSplits(series).map((x) => x.index) : [];
     barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), prices: { open: series?.open ?? new Float64Array(0), close: series?.close ?? new Float64Array(0) }, labels: new Map(), ends: new Map(), moved });
   }
+
+  if (refusals.length > 0) throw new UnverifiedBarsError(refusals[0].keys, refusals.flatMap((e) => e.refused).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0)));
 
   const unmatured: KeyOutcome = { outcome: null, matured: false, missingBar: false };
   const splitOutcome: KeyOutcome = { outcome: null, matured: true, missingBar: false };
@@ -296,11 +313,20 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
 }
 
 /**
+ * How outcomes check the bars they are measured on: `verify`, the keys (default: the label check's
+ * key in scope, withLabelVerification, else the store handle's: barChecking). Without a key nothing
+ * is checked.
+ */
+export interface OutcomeReadOptions {
+  verify?: RowSigning;
+}
+
+/**
  * Attaches the outcome of every row (see outcomesOfKeys). `labelFor` gives the label spec of a
  * model version (see labelSpecsOf).
  */
-export async function attachOutcomes(store: Database, rows: readonly LoggedPrediction[], labelFor: (version: number) => LabelSpec): Promise<OutcomeJoin> {
-  const outcomes = await outcomesOfKeys(store, rows, labelFor);
+export async function attachOutcomes(store: Database, rows: readonly LoggedPrediction[], labelFor: (version: number) => LabelSpec, options: OutcomeReadOptions = {}): Promise<OutcomeJoin> {
+  const outcomes = await outcomesOfKeys(store, rows, labelFor, options);
   let unmatured = 0;
   let noLabel = 0;
   let missingBar = 0;

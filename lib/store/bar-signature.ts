@@ -80,6 +80,26 @@ export class UnverifiedBarsError extends BadInputError {
 }
 
 /**
+ * What a verdict computed from bars reports when they were refused (the canary and A/B analyses,
+ * live monitoring): how many, which symbols (the first 20), which problems, and the refusal's text.
+ */
+export interface RefusedBarsSummary {
+  bars: number;
+  symbols: string[];
+  problems: SignatureProblem[];
+  reason: string;
+}
+
+export function refusedBarsSummary(error: UnverifiedBarsError): RefusedBarsSummary {
+  return {
+    bars: error.refused.reduce((n, g) => n + g.dates.length, 0),
+    symbols: [...new Set(error.refused.map((g) => g.symbol))].slice(0, 20),
+    problems: [...new Set(error.refused.map((g) => g.problem))].sort(),
+    reason: error.message,
+  };
+}
+
+/**
  * Collects the bars a read refuses and throws them together (UnverifiedBarsError) once the read is
  * done: one refusal naming every bad bar, not the first only. An unsigned bar dated after a signed
  * bar of its symbol counts as edited (strippedAsEdited): only a hand clears a signature, and clearing

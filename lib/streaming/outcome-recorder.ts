@@ -11,6 +11,7 @@
  */
 import { attachOutcomes, currentLabelVerification, labelSpecOfVersion, toLoggedPrediction, type LabelVerification, type LoggedPrediction } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
+import { barChecking, UnverifiedBarsError } from '../store/bar-signature';
 import { groupBy } from '../group-by';
 import { LABEL_CODE_VERSION, type LabelSpec } from '../labels/labels';
 import { RegistryError } from '../registry/model-registry';
@@ -116,7 +117,13 @@ export class OutcomeRecorder {
       result.errors.push(...broken);
       const usable = rows.filter((r) => specs.has(r.row.version));
       if (usable.length === 0) continue;
-      const joined = await attachOutcomes(this.store, usable.map((r) => r.row), (v) => specs.get(v) as LabelSpec);
+      // Outcomes are recorded for good: none from bars no held key vouches for (edited after serving, say).
+      const joined = await attachOutcomes(this.store, usable.map((r) => r.row), (v) => specs.get(v) as LabelSpec, { verify: barChecking(this.store, this.verify.signing) }).catch((error: unknown) => {
+        if (!(error instanceof UnverifiedBarsError)) throw error;
+        result.errors.push(`${model}: no outcome recorded: ${error.message}`);
+        return undefined;
+      });
+      if (joined === undefined) continue;
       result.unmatured += joined.unmatured;
       const gaps = joined.rows.filter((r) => r.matured && r.missingBar);
       const newest = gaps.length === 0 ? new Map<string, string>() : await this.newestBars([...new Set(gaps.map((r) => r.symbol))]);
