@@ -23,6 +23,7 @@ import { dependentProportionInterval, type DependentProportion } from '../stats/
 import { studentTQuantile } from '../stats/distributions';
 import { GUARD_MIN_CLUSTERS } from '../training/guards';
 import { rng } from '../random';
+import type { RefusedBarsSummary } from '../store/bar-signature';
 import { roundSignificant } from './binning';
 import type { LiveBook } from './live-book';
 
@@ -131,7 +132,8 @@ export interface LiveStrategy {
   meanDailyReturn: number;
 }
 
-export type PerformanceStatus = 'insufficient-data' | 'ok' | 'degraded';
+/** unavailable: nothing judged (with MODEL_SIGNING_KEY, bars the outcomes are measured on were refused: `unverifiedBars`). */
+export type PerformanceStatus = 'insufficient-data' | 'ok' | 'degraded' | 'unavailable';
 
 export interface LivePerformance {
   status: PerformanceStatus;
@@ -166,6 +168,8 @@ export interface LivePerformance {
   /** The backtest's strategy re-traded on the live period (live-book.ts), or why it could not be: what the promised drawdown and return are compared with. */
   book: LiveBook;
   promised: BacktestPromise;
+  /** Why nothing was judged (status unavailable): the refused bars; the bars_unverified rule alerts. */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 const r4 = (x: number) => roundSignificant(x, 4);

@@ -4,12 +4,19 @@
  * matured outcomes (the version's label spec on the stored bars, lib/deployment/outcomes.ts) and
  * forward returns over the label horizon (`horizon` NYSE sessions, as the label: none when a session
  * of it has no stored bar).
+ *
+ * With MODEL_SIGNING_KEY the bars outcomes and returns are measured on are checked (bar-signature.ts,
+ * the key given, else the store handle's): closes edited after serving would silence or trigger the
+ * live accuracy, book and return alarms. A refused bar leaves no sample, return or book at all
+ * (`unverifiedBars` says which), never a verdict on the rest as if it did not exist.
  */
 import { groupBy } from '../group-by';
 import type { BarSeries } from '../market-data/bar';
 import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
 import { sessionHorizons, tradableReturn } from '../labels/labels';
 import type { ModelVersion } from '../registry/model-registry';
+import type { RowSigning } from '../registry/row-signature';
+import { barChecking, refusedBarsSummary, UnverifiedBarsError, type RefusedBarsSummary } from '../store/bar-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import type { OutcomeSample } from './live-performance';
@@ -27,6 +34,8 @@ export interface LivePredictions {
   inTraining: number;
   /** The stored bars of the predicted symbols from the first prediction day: the live book trades on them. */
   bars: BarSeries[];
+  /** With a key: bars of the predicted symbols no held key vouches for. Then samples and bars are empty: nothing is judged on outcomes. */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 interface GroupedPrediction {
@@ -55,11 +64,11 @@ async function groupedPredictions(store: Database, model: string, version: numbe
  * after each (symbol, asOf), where the bars of asOf and of every one of those sessions are stored (not `horizon` stored bars on: a missing day
  * would stretch the return over another session).
  */
-async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<{ returns: Map<string, number>; series: BarSeries[] }> {
+async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number, verify: RowSigning | undefined): Promise<{ returns: Map<string, number>; series: BarSeries[] }> {
   const out = new Map<string, number>();
   if (rows.length === 0) return { returns: out, series: [] };
   const from = rows.reduce((m, r) => (r.asOf < m ? r.asOf : m), rows[0].asOf);
-  const series = await readBarSeries(store, { symbols: [...new Set(rows.map((r) => r.symbol))], from });
+  const series = await readBarSeries(store, { symbols: [...new Set(rows.map((r) => r.symbol))], from }, { verify });
   const bySymbol = groupBy(rows, (r) => r.symbol);
   for (const s of series) {
     const indexOf = new Map(s.dates.map((d, i) => [d, i]));
@@ -80,7 +89,8 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
  * may have learnt (an old vector served while a feed was stopped, a replay), as the canary analysis
  * already leaves out; counted as `inTraining`.
  */
-export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string; after?: string }): Promise<LivePredictions> {
+export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string; after?: string }, signing?: RowSigning): Promise<LivePredictions> {
+  const verify = barChecking(store, signing);
   const all = await groupedPredictions(store, version.name, version.version, window.since, window.until);
   const after = window.after;
   const grouped = after === undefined ? all : all.filter((g) => g.asOf > after);
@@ -101,8 +111,15 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     error: null,
     createdAt: '',
   }));
-  const joined = await attachOutcomes(store, logged, () => spec);
-  const { returns, series } = await forwardReturns(store, grouped, spec.horizon);
+  let unverifiedBars: RefusedBarsSummary | undefined;
+  const refused = (error: unknown): undefined => {
+    if (!(error instanceof UnverifiedBarsError)) throw error;
+    unverifiedBars ??= refusedBarsSummary(error);
+    return undefined;
+  };
+  // The outcomes read every bar the returns and the book read (from the lookback before the first prediction): a refusal there stops both.
+  const joined = (await attachOutcomes(store, logged, () => spec, { verify }).catch(refused)) ?? { rows: [], unmatured: 0, noLabel: 0, missingBar: 0 };
+  const { returns, series } = unverifiedBars ? { returns: new Map<string, number>(), series: [] } : ((await forwardReturns(store, grouped, spec.horizon, verify).catch(refused)) ?? { returns: new Map<string, number>(), series: [] });
   const samples: OutcomeSample[] = [];
   for (const r of joined.rows) {
     if (!r.matured || r.outcome === null) continue;
@@ -118,6 +135,7 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     unmatured: joined.unmatured,
     noLabel: joined.noLabel,
     inTraining: all.length - grouped.length,
-    bars: series,
+    bars: unverifiedBars ? [] : series,
+    ...(unverifiedBars ? { unverifiedBars } : {}),
   };
 }

@@ -260,7 +260,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
 
   const since = new Date(now.getTime() - perf.lookbackDays * DAY_MS).toISOString();
   const trainedThrough = trainedThroughOf(version);
-  const predictions = await readLivePredictions(store, version, { since, until: now.toISOString(), ...(trainedThrough ? { after: trainedThrough } : {}) });
+  const predictions = await readLivePredictions(store, version, { since, until: now.toISOString(), ...(trainedThrough ? { after: trainedThrough } : {}) }, verify.signing);
   // Scores of the latest windowDays feature days only, like the features.
   const firstDay = Math.max(0, predictions.scores.dates.length - windowDays);
   const recent = Array.from(predictions.scores.day.keys()).filter((i) => predictions.scores.day[i] >= firstDay);
@@ -271,7 +271,10 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   // The promised drawdown is of the backtest's strategy under the experiment's options: the live side is that strategy re-traded.
   const book = liveBookOf(predictions.samples, predictions.bars, recordedBacktestOptionsOf(version.lineage));
   const judged = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon }, book);
-  const performance = predictions.inTraining > 0 ? { ...judged, reasons: [...judged.reasons, `${predictions.inTraining} predictions dated on or before ${trainedThrough}, the last day the version trained on, are left out: it may have learnt their outcomes`] } : judged;
+  const withTraining = predictions.inTraining > 0 ? { ...judged, reasons: [...judged.reasons, `${predictions.inTraining} predictions dated on or before ${trainedThrough}, the last day the version trained on, are left out: it may have learnt their outcomes`] } : judged;
+  // Bars no held key vouches for: no hit rate, book or return is judged (the bars_unverified rule says so).
+  const refusedBars = predictions.unverifiedBars;
+  const performance: LivePerformance = refusedBars ? { ...withTraining, status: 'unavailable', severity: null, reasons: [`not judged: no outcome, return or book is measured on bars MODEL_SIGNING_KEY does not vouch for: ${refusedBars.reason}`], unverifiedBars: refusedBars } : withTraining;
 
   // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
   const newest = await newestBarDates(store, symbols);

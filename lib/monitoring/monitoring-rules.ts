@@ -125,6 +125,19 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /**
+   * With MODEL_SIGNING_KEY: bars a served version's live outcomes, returns or book are measured on
+   * that no held key vouches for (closes edited after serving, say). Live performance is then
+   * `unavailable`, judged on nothing: a verdict from edited closes would silence or trigger
+   * performance_degraded (and a retrain).
+   */
+  bars_unverified: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   /** The stored copy of a served version's artifact is missing, or of another size or sha256 (lib/monitoring/served-artifacts.ts). */
   artifact_damaged: z
     .object({
@@ -339,6 +352,22 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     });
   }
   const perf = report.performance;
+  // Bars no held key vouches for: performance was not judged on them; no reason to retrain or hold deployments (their analyses refuse such bars themselves).
+  const refusedBars = perf.unverifiedBars;
+  if (rules.bars_unverified.enabled && refusedBars) {
+    findings.push({
+      alert: {
+        rule: 'bars_unverified',
+        severity: refusedBars.problems.every((p) => p === 'unsigned') ? 'warning' : rules.bars_unverified.severity,
+        subject: `bars of model ${report.model}`.slice(0, 255),
+        message: `${report.model} v${report.version}${role}: live performance is not judged: ${refusedBars.reason}`.slice(0, 4000),
+        evidence: { reportId: report.id, bars: refusedBars.bars, symbols: refusedBars.symbols, problems: refusedBars.problems },
+        cooldownSeconds: rules.bars_unverified.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
+  }
   if (rules.performance_degraded.enabled && perf.status === 'degraded' && perf.severity !== null) {
     const { calibration, ...rest } = perf;
     findings.push({

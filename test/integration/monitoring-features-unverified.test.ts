@@ -11,6 +11,7 @@ import { evaluateModelReport, featuresSubject, parseMonitoringRules } from '../.
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { rng } from '../../lib/random';
+import { signStoredBars } from '../../lib/store/bar-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { readBarSeries } from '../../lib/store/bars';
 import { packValues, writeFeatureRows } from '../../lib/store/features';
@@ -77,5 +78,26 @@ describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driv
     const old = await report();
     expect(old.report.drift.unverifiedRows).toMatchObject({ rows: 10, symbols: [b], problems: ['unsigned'] });
     expect(old.alerts.map((x) => [x.rule, x.severity])).toEqual([['features_unverified', 'warning']]);
+  });
+
+  it('judges no live performance on bars edited after serving: unavailable, with a critical bars_unverified naming them', async () => {
+    // The bars as signed by the deployment (written before signing in this set-up), and served predictions of the version.
+    await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
+    const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
+    await signed.db.insertInto('prediction_log').values(logged).execute();
+    const barsAlert = (alerts: Array<{ rule: string }>) => alerts.filter((x) => x.rule === 'bars_unverified');
+    const honest = await report();
+    expect(honest.report.performance.status).not.toBe('unavailable');
+    expect(honest.report.performance.samples).toBeGreaterThan(0);
+    expect(barsAlert(honest.alerts)).toEqual([]);
+
+    const [, , c] = market.symbols;
+    const edited = [dates[88], dates[89]];
+    await t.store.db.updateTable('bars').set({ close: 1 }).where('symbol', '=', c).where('date', 'in', edited).execute();
+    const { report: r, alerts } = await report();
+    expect(r.performance).toMatchObject({ status: 'unavailable', samples: 0, severity: null, unverifiedBars: { bars: 2, symbols: [c], problems: ['edited'] } });
+    expect(r.performance.reasons[0]).toContain(`${c}, 2 bars from ${edited[0]} to ${edited[1]}`);
+    expect(alerts.filter((x) => x.rule === 'performance_degraded')).toEqual([]);
+    expect(barsAlert(alerts)).toEqual([expect.objectContaining({ rule: 'bars_unverified', severity: 'critical', subject: 'bars of model watched' })]);
   });
 });
