@@ -9,6 +9,7 @@ import { labelSpecOfVersion, labelSpecsOf, readPredictionsWithOutcomes, withLabe
 import { BadInputError } from '../../lib/errors';
 import { readOnlineFeatures } from '../../lib/features/online-features';
 import { signModelVersion } from '../../lib/registry/model-registry';
+import { signStoredBars } from '../../lib/store/bar-signature';
 import { OutcomeRecorder } from '../../lib/streaming/outcome-recorder';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
@@ -80,6 +81,8 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
   it("the outcome recorder (the deployment's key and artifact store from the environment) records no outcome from the edited label, and the other version's", async () => {
     process.env.MODEL_SIGNING_KEY = KEY;
     process.env.ARTIFACT_DIR = dir;
+    // Under the key the outcomes' bars are checked too: the set-up's bars, signed as they stand.
+    await signStoredBars(t.store, signing, { acceptUnsigned: true });
     await logPredictions();
     await editLabel();
     const result = await new OutcomeRecorder(t.store).recordFor(market.symbols);
