@@ -20,7 +20,8 @@
  * read, and B losing ends the test keeping the champion.
  *
  * A rollout may wait for weeks: it continues as new (same workflow id, state carried in `carried`)
- * before its history grows large; see workflows/deployment/rollout.ts.
+ * before its history grows large; see workflows/deployment/rollout.ts. Only such a continued run
+ * takes a carried state: a run started with one fails at once (INVALID_INPUT), moving nothing.
  * Updates: approveStart, approveStep, overrideBlock, promote, pause, resume, abort (validated, they
  * return the new state; workflows/deployment/controls.ts). Query: deploymentState.
  * Cancelling the workflow (`temporal workflow cancel`, the Web UI) ends it as abort does, rolled
@@ -29,13 +30,13 @@
  * (Rollout.runToItsEnd).
  * Changing this code safely: docs/changing-workflows.md.
  */
-import { CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../lib/deployment/plan';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { Controls } from './deployment/controls';
 import { Rollout, uninterrupted } from './deployment/rollout';
-import { initialState, logDecision, type DeploymentCarry, type DeploymentState } from './deployment/state';
+import { carriedStateProblem, initialState, logDecision, type DeploymentCarry, type DeploymentState } from './deployment/state';
 import { DEPLOYMENT_RETRY } from './retry-policies';
 
 export type { AnalysisRecord, DeploymentCarry, DeploymentState, DeploymentStatus } from './deployment/state';
@@ -44,6 +45,12 @@ export { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveSte
 const { beginDeployment } = proxyActivities<DeploymentActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '2m', retry: DEPLOYMENT_RETRY });
 
 export async function deploymentWorkflow(request: DeploymentRequest, carried?: DeploymentCarry): Promise<DeploymentState> {
+  if (carried) {
+    // Before anything runs (no command, so histories of real continued runs replay unchanged).
+    const { workflowId, continuedFromExecutionRunId } = workflowInfo();
+    const problem = carriedStateProblem(carried, request, workflowId, continuedFromExecutionRunId);
+    if (problem !== undefined) throw ApplicationFailure.nonRetryable(`refused: ${problem}; nothing was moved`, 'INVALID_INPUT');
+  }
   const state = carried?.state ?? initialState(workflowInfo().workflowId, request);
   const controls = new Controls(state, carried?.controls);
   controls.register();

@@ -128,6 +128,23 @@ export interface DeploymentCarry {
   deploymentStart: string;
 }
 
+/**
+ * Why `carried` may not be taken up by this run (undefined when it may). Only a run continued as new
+ * from the same deployment's run carries a state: started from a client, a carried state would
+ * skip beginDeployment (its checks, the model's lock and the deployments row) and could claim steps
+ * no analysis passed, and the worker would sign the traffic moves and the promotion it leads to.
+ * `continuedFromRunId`: workflowInfo().continuedFromExecutionRunId (kept across a reset).
+ */
+export function carriedStateProblem(carried: DeploymentCarry, request: { model: string; challengerVersion: number }, workflowId: string, continuedFromRunId: string | undefined): string | undefined {
+  const s = carried.state;
+  if (continuedFromRunId === undefined) return `workflow ${workflowId} was started with a carried state, which only a run continued as new from its own deployment passes; start a deployment with its request alone (\`mlp deploy\`)`;
+  if (s.deploymentId !== workflowId) return `the carried state is of deployment ${s.deploymentId}, not ${workflowId}, the workflow it would go on in`;
+  if (s.model !== request.model || s.challengerVersion !== request.challengerVersion || s.plan?.model !== request.model || s.plan.challengerVersion !== request.challengerVersion) {
+    return `the carried state (${s.model} v${s.challengerVersion}, plan ${s.plan ? `${s.plan.model} v${s.plan.challengerVersion}` : 'missing'}) is not of the request it came with (${request.model} v${request.challengerVersion})`;
+  }
+  return undefined;
+}
+
 export function initialState(deploymentId: string, request: { model: string; mode?: 'canary' | 'ab'; challengerVersion: number }): DeploymentState {
   return {
     deploymentId,
