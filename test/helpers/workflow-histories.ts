@@ -33,11 +33,18 @@ export async function recordHistory(env: TestWorkflowEnvironment, name: string, 
   fs.writeFileSync(path.join(HISTORY_DIR, `${name}.json`), historyToJSON(history));
 }
 
-/** Committed histories whose file name starts with `prefix`. */
-export function committedHistories(prefix: string): Array<{ workflowId: string; history: History }> {
+/**
+ * Committed histories whose file name starts with `prefix`, each replayed under the workflow id it
+ * was recorded with (a workflow may check its own id, e.g. against a carried state), else its file name.
+ */
+export function committedHistories(prefix: string): Array<{ file: string; workflowId: string; history: History }> {
   return fs
     .readdirSync(HISTORY_DIR)
     .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
     .sort()
-    .map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORY_DIR, f), 'utf8'))) }));
+    .map((f) => {
+      const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORY_DIR, f), 'utf8')));
+      const recorded = (history.events?.[0]?.workflowExecutionStartedEventAttributes as { workflowId?: string | null } | null | undefined)?.workflowId;
+      return { file: f, workflowId: recorded || f, history };
+    });
 }

@@ -97,8 +97,9 @@ jest.setTimeout(5 * 60_000);
 async function replay(workflowType: string, prefix: string): Promise<number> {
   const histories = committedHistories(prefix);
   let replayed = 0;
+  // Replayed one after another, in order: the nth result is the nth file's.
   for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: workflowType }, histories)) {
-    if (r.error) throw new Error(`${r.workflowId} does not replay: ${r.error.message}`);
+    if (r.error) throw new Error(`${histories[replayed].file} (${r.workflowId}) does not replay: ${r.error.message}`);
     replayed++;
   }
   return replayed;
@@ -185,7 +186,7 @@ describe('replaying recorded deployment and monitoring histories', () => {
   });
 
   it('every required path has a committed recording', () => {
-    const names = [...committedHistories('deployment-'), ...committedHistories('monitoring-')].map((h) => h.workflowId.replace(/\.json$/, ''));
+    const names = [...committedHistories('deployment-'), ...committedHistories('monitoring-')].map((h) => h.file.replace(/\.json$/, ''));
     expect(REQUIRED.filter((r) => !names.includes(r))).toEqual([]);
   });
 
