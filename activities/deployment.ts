@@ -79,6 +79,35 @@ function artifactsOf(d: NonNullable<DeploymentRow>): DeploymentArtifacts {
   };
 }
 
+/** What a traffic or alias move routes to or names, checked against its deployment's row. */
+interface MoveVersions {
+  /** Versions given traffic (routes and shadow). */
+  routed: number[];
+  challenger?: number;
+  champion?: number | null;
+}
+
+/**
+ * Why a move for `deploymentId` may not be made (undefined when it may): no deployments row records
+ * it (every deployment is recorded, checked, by beginDeployment before it moves anything; a workflow
+ * started with a forged carried state never was), the row is of another model, or the move names
+ * versions that are not the row's challenger and champion. The row's artifacts are pinned apart
+ * (verifyVersions with artifactsOf).
+ */
+function unrecordedMove(d: DeploymentRow, deploymentId: string | undefined, model: string, move: MoveVersions): string | undefined {
+  if (deploymentId === undefined) return 'the move names no deployment, and only a recorded deployment moves traffic';
+  if (!d) return `no deployment ${deploymentId} is recorded (beginDeployment records every deployment before it moves traffic), so it owns no traffic`;
+  if (d.model !== model) return `deployment ${deploymentId} is of ${d.model}, not ${model}`;
+  const challenger = Number(d.challenger_version);
+  const champion = d.champion_version === null ? null : Number(d.champion_version);
+  const versions = `v${challenger} against ${champion === null ? 'no champion' : `v${champion}`}`;
+  if (move.challenger !== undefined && move.challenger !== challenger) return `deployment ${deploymentId} deploys ${versions}, not v${move.challenger}`;
+  if (move.champion !== undefined && move.champion !== champion) return `deployment ${deploymentId} deploys ${versions}: its champion is not ${move.champion === null ? 'none' : `v${move.champion}`}`;
+  const foreign = move.routed.filter((v) => v !== challenger && v !== champion);
+  if (foreign.length > 0) return `deployment ${deploymentId} deploys ${versions}, and routes no traffic to ${[...new Set(foreign)].map((v) => `v${v}`).join(', ')}`;
+  return undefined;
+}
+
 /** The deployment a routes write names as its writer (`updatedBy: "deployment <id>"`), for workflows that pass no deploymentId. */
 const writerId = (updatedBy: string): string | undefined => /^deployment (.+)$/.exec(updatedBy)?.[1];
 
@@ -305,6 +334,17 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     return { row, ...(await supersession(store, row)) };
   }
 
+  /**
+   * ownership() of a deployment about to move traffic or the alias, refused (DEPLOYMENT_NOT_RECORDED,
+   * nothing moved) unless its row records it for `model` and `move`'s versions (unrecordedMove).
+   */
+  async function recordedOwnership(deploymentId: string | undefined, model: string, what: string, move: MoveVersions): Promise<{ row: NonNullable<DeploymentRow>; why?: string; generation?: number }> {
+    const owner = await ownership(deploymentId);
+    const problem = unrecordedMove(owner.row, deploymentId, model, move);
+    if (problem !== undefined || !owner.row) throw new BadInputError(`${what}: ${problem}; nothing was moved`, 'DEPLOYMENT_NOT_RECORDED');
+    return { ...owner, row: owner.row };
+  }
+
   return {
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
@@ -401,16 +441,16 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     async setTrafficSplit(input: WriteServingRoutesInput & { deploymentId?: string }): Promise<number | Superseded> {
       return withFailureMapping(async () => {
         const { deploymentId, ...split } = input;
-        const owner = await ownership(deploymentId ?? writerId(split.updatedBy));
+        const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
+        const owner = await recordedOwnership(deploymentId ?? writerId(split.updatedBy), split.model, `cannot route ${split.model} traffic`, { routed: versions, ...(split.shadow ? { challenger: split.shadow.version } : {}) });
         if (owner.why !== undefined) return supersededAnswer(store, split.model, owner.why);
         await assertVerifiedRecords(split.model, `cannot route ${split.model} traffic`);
-        const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
-        await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: owner.row && artifactsOf(owner.row) });
+        await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: artifactsOf(owner.row) });
         await assertSameLabelAsChampion(store, split.model, versions).catch((error: unknown) => {
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot route ${split.model} traffic: ${error.message}`) : error;
         });
         // Pinned to the generation just judged: a write by someone else in between fails this one, and the retry sees it.
-        const routes = await writeServingRoutes(store, cache, { ...split, signing, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation, deploymentId: owner.row.id } : {}) });
+        const routes = await writeServingRoutes(store, cache, { ...split, signing, expectedGeneration: split.expectedGeneration ?? owner.generation, deploymentId: owner.row.id });
         return routes.generation;
       });
     },
@@ -552,10 +592,11 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      */
     async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void | Superseded> {
       return withFailureMapping(async () => {
-        const owner = await ownership(input.deploymentId);
+        const what = `cannot promote ${input.model} v${input.challengerVersion}`;
+        const owner = await recordedOwnership(input.deploymentId, input.model, what, { routed: [input.challengerVersion], challenger: input.challengerVersion, champion: input.championVersion });
         if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
-        await assertVerifiedRecords(input.model, `cannot promote ${input.model} v${input.challengerVersion}`);
-        await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`, { pins: owner.row && artifactsOf(owner.row) });
+        await assertVerifiedRecords(input.model, what);
+        await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], what, { pins: artifactsOf(owner.row) });
         // Routes and champion alias in one transaction, pinned to the generation judged: a rollback
         // written meanwhile fails this write (the retry finds the traffic taken over), and one
         // written after it replaces both.
@@ -567,7 +608,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
           reason: input.reason,
           alias: { alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason },
           signing,
-          ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}),
+          expectedGeneration: owner.generation,
+          deploymentId: owner.row.id,
         });
         for (const alias of ['canary', 'challenger'] as const) {
           if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` }, signing);
@@ -583,10 +625,15 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      */
     async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string; serving?: ServingNow }> {
       return withFailureMapping(async () => {
-        const owner = await ownership(input.deploymentId);
+        // Its own row's champion only: a retry after the row ended finds the traffic no longer its own and moves nothing.
+        const owner = await recordedOwnership(input.deploymentId, input.model, `cannot roll ${input.model} back to ${input.championVersion === null ? 'no champion' : `v${input.championVersion}`}`, {
+          routed: input.championVersion === null ? [] : [input.championVersion],
+          challenger: input.challengerVersion,
+          champion: input.championVersion,
+        });
         if (owner.why === undefined && input.championVersion !== null) {
-          await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: owner.row && artifactsOf(owner.row) });
-          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, signing, ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}) });
+          await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: artifactsOf(owner.row) });
+          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, signing, expectedGeneration: owner.generation, deploymentId: owner.row.id });
         }
         if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
           await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason }, signing);

@@ -82,6 +82,48 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     await expect(a.beginDeployment({ deploymentId: `${name}-c`, request: request(name, v[2]) })).resolves.toMatchObject({ championVersion: 1 });
   });
 
+  it('moves traffic and the alias only for a recorded running deployment, and only to its own versions', async () => {
+    const { name, v } = await model('unrecorded', 3, [1]);
+    const [v1, v2, v3] = v;
+    const a = activities();
+    const records = async () => ({
+      routes: await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', name).execute(),
+      aliases: await t.store.db.selectFrom('model_aliases').selectAll().where('name', '=', name).execute(),
+      history: await t.store.db.selectFrom('model_alias_history').selectAll().where('name', '=', name).execute(),
+    });
+    const before = await records();
+    // A deployment id no beginDeployment recorded (a workflow started with a forged carried state): nothing moves.
+    const ghost = `${name}-ghost`;
+    const unknown = { type: 'DEPLOYMENT_NOT_RECORDED', nonRetryable: true, message: expect.stringContaining(`no deployment ${ghost} is recorded`) };
+    await expect(a.promoteChallenger({ deploymentId: ghost, model: name, challengerVersion: v2, championVersion: v1, movedBy: `deployment ${ghost}`, reason: 'canary passed 1 steps' })).rejects.toMatchObject(unknown);
+    await expect(a.setTrafficSplit(canarySplit(name, ghost, v2, v1, 0.5))).rejects.toMatchObject(unknown);
+    await expect(a.rollBackDeployment({ deploymentId: ghost, model: name, championVersion: v3, challengerVersion: v2, movedBy: `deployment ${ghost}`, reason: 'failed' })).rejects.toMatchObject(unknown);
+    // A split naming no deployment at all.
+    await expect(a.setTrafficSplit({ ...canarySplit(name, ghost, v2, v1, 0.5), deploymentId: undefined, updatedBy: 'someone' })).rejects.toMatchObject({ type: 'DEPLOYMENT_NOT_RECORDED' });
+    expect(await records()).toEqual(before);
+
+    // A recorded deployment of v2 against v1 moves only v2 and v1, of this model.
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v2) });
+    const begun = await records();
+    const other = { type: 'DEPLOYMENT_NOT_RECORDED', message: expect.stringContaining(`deployment ${id}`) };
+    await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v3, championVersion: v1, movedBy: `deployment ${id}`, reason: 'passed' })).rejects.toMatchObject(other);
+    await expect(a.setTrafficSplit(canarySplit(name, id, v3, v1, 0.5))).rejects.toMatchObject(other);
+    await expect(a.setTrafficSplit({ model: name, mode: 'single', routes: singleRoute(v3), updatedBy: `deployment ${id}`, reason: 'x', deploymentId: id })).rejects.toMatchObject(other);
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v3, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'failed' })).rejects.toMatchObject(other);
+    const elsewhere = await model('unrecorded-other', 2, [1]);
+    await expect(a.setTrafficSplit(canarySplit(elsewhere.name, id, elsewhere.v[1], elsewhere.v[0], 0.5))).rejects.toMatchObject({ type: 'DEPLOYMENT_NOT_RECORDED', message: expect.stringContaining(`deployment ${id} is of ${name}, not ${elsewhere.name}`) });
+    expect(await records()).toEqual(begun);
+    // Its own moves go through; a retried rollback after its end leaves the traffic as it is.
+    await expect(a.setTrafficSplit(canarySplit(name, id, v2, v1, 0.5))).resolves.toEqual(expect.any(Number));
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'failed' })).resolves.toBeUndefined();
+    expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+    await a.finishDeployment({ deploymentId: id, status: 'rolled-back', outcome: {} });
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'failed' })).resolves.toMatchObject({ trafficLeft: expect.stringContaining('already ended (rolled-back') });
+    expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+  });
+
   it('refuses to start while the champion alias is not the version the routes serve (deleted or moved by hand), moving nothing', async () => {
     const { name, v } = await model('alias-hand', 3, [1]);
     const [v1, v2, v3] = v;
@@ -350,10 +392,17 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     await expect(a.beginDeployment({ deploymentId: `${name}-d`, request: request(name, v2) })).rejects.toMatchObject({ type: 'REGISTRY_REJECTED', message: expect.stringMatching(new RegExp(`cannot deploy ${name} v${v2}: ${mismatch.source}`)) });
     expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', name).execute()).toEqual([]);
     expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
-    await expect(a.setTrafficSplit({ ...canarySplit(name, 'hand', v2, v1, 0.5), updatedBy: 'test' })).rejects.toMatchObject({ message: expect.stringMatching(mismatch) });
+    // A deployment of v2 recorded without the start's check (a row from before it): its split is refused too.
+    const old = `${name}-old`;
+    await t.store.db.insertInto('deployments').values({ id: old, model: name, mode: 'canary', champion_version: v1, challenger_version: v2, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: name, routes_generation: (await readServingRoutes(t.store, name))?.generation ?? 0, challenger_sha256: null, champion_sha256: null }).execute();
+    await expect(a.setTrafficSplit(canarySplit(name, old, v2, v1, 0.5))).rejects.toMatchObject({ message: expect.stringMatching(mismatch) });
+    await a.finishDeployment({ deploymentId: old, status: 'rolled-back', outcome: {} });
     // A version of the same label is routed as before.
-    await expect(a.setTrafficSplit({ ...canarySplit(name, 'hand', v3, v1, 0.5), updatedBy: 'test' })).resolves.toEqual(expect.any(Number));
-    await a.setTrafficSplit({ model: name, mode: 'single', routes: singleRoute(v1), updatedBy: 'test', reason: 'back' });
+    const same = `${name}-same`;
+    await a.beginDeployment({ deploymentId: same, request: request(name, v3) });
+    await expect(a.setTrafficSplit(canarySplit(name, same, v3, v1, 0.5))).resolves.toEqual(expect.any(Number));
+    await a.rollBackDeployment({ deploymentId: same, model: name, championVersion: v1, challengerVersion: v3, movedBy: `deployment ${same}`, reason: 'back' });
+    await a.finishDeployment({ deploymentId: same, status: 'rolled-back', outcome: {} });
 
     const token = { name: 'ops', token: 'deployment-guards-token-0123456789', scopes: ['predict', 'admin'] as Array<'predict' | 'admin'> };
     const api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [token] });
