@@ -9,7 +9,6 @@
  * signals sent while runs continue as new are all answered or acted on; the step approvals at the
  * end land on the right step.
  */
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
@@ -128,10 +127,12 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
       expect(signalled).toBe(signals * 2);
     });
   });
-  // A run continued while paused, whose first workflow task carries a resume (update-with-start
-  // delivers it exactly there; in production it happens when the resume is sent as the run turns
-  // over). Before the fix the resume never answered, and its open handler blocked every later
-  // continue-as-new: the history grew without bound.
+  // A run continued while paused, whose first workflow task carries a resume (in production it
+  // happens when the resume is sent as the run turns over). Before the fix the resume never
+  // answered, and its open handler blocked every later continue-as-new: the history grew without
+  // bound. Here the continued run is reset to its first task while no worker runs, and the resume
+  // sent then: the worker that comes back runs that task with the resume in it. (A new run started
+  // with the carried input is refused: only a run continued as new takes one.)
   it('answers a resume that arrives with the first task of a run continued while paused', async () => {
     const cache = new MemoryCache();
     const artifactDir = tempDir('mlp-can-resume-');
@@ -141,16 +142,16 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
     const challenger = await registerOracleModel(t.store, artifactDir, { name: model, seed: 2, flip: false, featureSetVersion: market.latestFeatureSetVersion });
     await moveAlias(t.store, { name: model, alias: 'champion', version: champion, movedBy: 'test', reason: 'first model' });
     await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(champion), updatedBy: 'test', reason: 'first model' });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const workflowId = `deploy-paused-${Date.now()}`;
+    const follow = env.client.workflow.getHandle(workflowId);
 
-    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
-      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      const workflowId = `deploy-paused-${Date.now()}`;
+    const carry = await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       await env.client.workflow.start(deploymentWorkflow, {
         taskQueue: TASK_QUEUES.pipeline,
         workflowId,
         args: [{ model, challengerVersion: challenger, canary: { steps: [50, 100], analysisSeconds: 0.01 }, continueAsNewAfterEvents: 100 }],
       });
-      const follow = env.client.workflow.getHandle(workflowId);
       for (let i = 0; (await follow.query(deploymentStateQuery)).status !== 'canary'; i++) {
         if (i > 600) throw new Error('never reached the canary step');
         await sleep(50);
@@ -165,29 +166,44 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
         await sleep(100);
       }
       const started = (await follow.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-      const [request, carry] = (started?.input?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload)) as [Parameters<typeof deploymentWorkflow>[0], DeploymentCarry];
-      expect(carry.state.status).toBe('paused');
-      expect(carry.controls.paused).toBe(true);
-      // Terminated, not aborted: an abort records the deployment's end, after which no run of it moves traffic again.
-      await follow.terminate('replaced by the carried run under test');
+      const [, carried] = (started?.input?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload)) as [Parameters<typeof deploymentWorkflow>[0], DeploymentCarry];
+      return carried;
+    });
+    expect(carry.state.status).toBe('paused');
+    expect(carry.controls.paused).toBe(true);
 
-      // The same carried input as a new run, with the resume in its first task.
-      const start = new WithStartWorkflowOperation(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `${workflowId}-carried`, workflowIdConflictPolicy: 'FAIL', args: [request, carry] });
-      const answer = await Promise.race([
-        env.client.workflow.executeUpdateWithStart(resumeUpdate, { args: [{ by: 'test' }], startWorkflowOperation: start }),
-        sleep(30_000).then(() => 'no answer in 30 s' as const),
-      ]);
-      expect(answer).not.toBe('no answer in 30 s');
-      const resumed = answer as DeploymentState;
-      expect(resumed.status).toBe('canary');
-      expect(resumed.decisions.map((d) => d.message)).toContain('resumed by test');
+    // No worker runs now: the continued run back to its first task, and the resume waiting for it.
+    const { runId } = await follow.describe();
+    const events = (await env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes);
+    const reset = await env.client.workflowService.resetWorkflowExecution({
+      namespace: env.namespace ?? 'default',
+      workflowExecution: { workflowId, runId },
+      reason: 'the resume in the first task of a continued run',
+      workflowTaskFinishEventId: firstTask?.eventId,
+      requestId: `${workflowId}-reset`,
+    });
+    expect(reset.runId).toBeTruthy();
+    const answer = follow.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+    answer.catch(() => undefined); // awaited below, once a worker runs
+    await sleep(1000);
+
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const resumed = await Promise.race([answer, sleep(30_000).then(() => 'no answer in 30 s' as const)]);
+      expect(resumed).not.toBe('no answer in 30 s');
+      expect((resumed as DeploymentState).status).toBe('canary');
+      expect((resumed as DeploymentState).decisions.map((d) => d.message)).toContain('resumed by test');
+      // The resume was handled in the reset run's first task, beside its start.
+      const history = (await env.client.workflow.getHandle(workflowId, reset.runId ?? undefined).fetchHistory()).events ?? [];
+      const completedTasks = history.filter((e) => e.workflowTaskCompletedEventAttributes).map((e) => Number(e.eventId));
+      const accepted = history.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      expect(completedTasks.filter((id) => id < Number(accepted?.eventId))).toHaveLength(1);
       // And the run goes on continuing as new.
-      const carried = await start.workflowHandle();
-      for (let i = 0; (await carried.query(deploymentStateQuery)).run < carry.state.run + 2; i++) {
+      for (let i = 0; (await follow.query(deploymentStateQuery)).run < carry.state.run + 2; i++) {
         if (i > 600) throw new Error('the resumed run never continued as new');
         await sleep(50);
       }
-      await carried.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'test' }] });
+      await follow.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'test' }] });
     });
   });
 });
