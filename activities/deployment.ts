@@ -358,7 +358,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         }
         // The default step deadline follows the challenger's label horizon (outcomes mature after it); recorded in the plan.
         const horizon = challengerRow.label.horizon;
-        const plan = parseDeploymentRequest(input.request, typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 ? { labelHorizon: horizon } : {});
+        // A pipeline's plan comes from its experiment, checked when its file was read; one stored before the
+        // A/B deadline rule (a run in flight across an upgrade) takes the default rather than failing after training.
+        const fromPipeline = requested.startedBy.startsWith('pipeline ');
+        const plan = parseDeploymentRequest(input.request, typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 ? { labelHorizon: horizon, tooShortAbDeadline: fromPipeline ? 'default' : 'refuse' } : {});
         const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at']).where('id', '=', input.deploymentId).executeTakeFirst();
         if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
         if (!existing) await assertVerifiedRecords(plan.model, `cannot deploy ${plan.model} v${plan.challengerVersion}`);

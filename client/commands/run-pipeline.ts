@@ -157,6 +157,9 @@ export function readExperimentFile(file: string): ExperimentInput {
   }
   const parsed = lazy.experiment().experimentSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
+  // Before the unknown-key check: the schema reads a too-short A/B deadline as unset (stored inputs), which that check would name as unknown.
+  const shortDeadline = lazy.experiment().abDeadlineFileProblem(parsed.data, raw);
+  if (shortDeadline) throw new Error(`experiment ${file} is invalid: ${shortDeadline}`);
   refuseUnknownKeys(raw, parsed.data, `experiment ${file}`); // before a run starts, as the run's first activity would
   // Stored inputs are read with repeated symbols removed; a file being written now gives each once.
   const listed = (raw as { universe?: { symbols?: unknown } }).universe?.symbols;

@@ -175,17 +175,23 @@ export function abDeadlineProblem(plan: { mode?: 'canary' | 'ab'; ab?: { deadlin
 /**
  * Parses and checks a deployment request. `labelHorizon`: the challenger's label horizon in
  * sessions, for the default step and A/B deadlines (unknown: 1, the shortest deadlines any label
- * has) and the refusal of an A/B deadline too short to decide (only when known: not guessed).
+ * has) and the refusal of an A/B deadline too short to decide (only when known: not guessed);
+ * `tooShortAbDeadline: 'default'` replaces such a deadline by the default instead (plans stored
+ * before the rule).
  */
-export function parseDeploymentRequest(raw: unknown, context: { labelHorizon?: number } = {}): DeploymentPlan {
+export function parseDeploymentRequest(raw: unknown, context: { labelHorizon?: number; tooShortAbDeadline?: 'refuse' | 'default' } = {}): DeploymentPlan {
   const parsed = deploymentRequestSchema.safeParse(raw);
   if (!parsed.success) throw new BadInputError(`invalid deployment request: ${describeValidationError(parsed.error)}`);
   const h = context.labelHorizon ?? 1;
+  const { canary } = parsed.data;
+  let { ab } = parsed.data;
   if (context.labelHorizon !== undefined) {
     const problem = abDeadlineProblem(parsed.data, context.labelHorizon);
-    if (problem) throw new BadInputError(`invalid deployment request: ${problem.path.join('.')}: ${problem.message}`);
+    // An experiment's plan (its file was checked when read) stored before the rule carries the old
+    // 14-day default: it takes the horizon's default instead of failing after its run has trained.
+    if (problem && problem.path[0] === 'ab' && context.tooShortAbDeadline === 'default') ab = { ...ab, deadlineSeconds: undefined };
+    else if (problem) throw new BadInputError(`invalid deployment request: ${problem.path.join('.')}: ${problem.message}`);
   }
-  const { canary, ab } = parsed.data;
   const plan: DeploymentPlan = {
     ...parsed.data,
     canary: { ...canary, stepDeadlineSeconds: canary.stepDeadlineSeconds ?? defaultStepDeadlineSeconds(h) },

@@ -5,7 +5,7 @@
  * stores the parsed config verbatim with its results.
  */
 import { z } from 'zod';
-import { abDeadlineProblem, deploymentOptionsSchema } from '../deployment/plan';
+import { abDeadlineProblem, defaultAbDeadlineSeconds, deploymentOptionsSchema } from '../deployment/plan';
 import { isIsoDate } from '../calendar/dates';
 import { backtestOptionsSchema } from '../backtest/input';
 import { featureSetSchema } from '../features/feature-set';
@@ -209,11 +209,32 @@ export const experimentSchema = z
     const names = e.algorithms.map((a) => a.algorithm);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
     if (twice) ctx.addIssue({ code: 'custom', path: ['algorithms'], message: `${twice} is listed twice; give it one search space` });
-    // The deployment would refuse an A/B plan its challenger's labels cannot decide in: refused here, before the run trains.
+    // An A/B plan its challenger's labels cannot decide in at any deadline: refused here, before the run trains.
     const deployment = e.promotion.deployment;
     const problem = deployment ? abDeadlineProblem(deployment, e.label.horizon) : undefined;
-    if (problem) ctx.addIssue({ code: 'custom', path: ['promotion', 'deployment', ...problem.path], message: problem.message });
+    if (problem && problem.path[0] === 'mode') ctx.addIssue({ code: 'custom', path: ['promotion', 'deployment', ...problem.path], message: problem.message });
+  })
+  // An A/B deadline too short to decide: a file is refused when read (readExperimentFile, abDeadlineFileProblem);
+  // inputs stored by earlier versions (a champion's lineage, a schedule's experiment, a run in flight) carry
+  // the old 14-day default the parse filled in, and are read with the horizon's default in its place, so
+  // their retrains keep running (the key stays: the unknown-key check compares input and output keys).
+  .transform((e) => {
+    const deployment = e.promotion.deployment;
+    if (!deployment?.ab || abDeadlineProblem(deployment, e.label.horizon)?.path[0] !== 'ab') return e;
+    const ab = { ...deployment.ab, deadlineSeconds: defaultAbDeadlineSeconds(e.label.horizon, deployment.ab.alpha) };
+    return { ...e, promotion: { ...e.promotion, deployment: { ...deployment, ab } } };
   });
+
+/**
+ * Why an experiment file's A/B deadline is refused (one too short for its labels to decide in), or
+ * undefined: checked on the file as written, since the schema reads stored inputs leniently.
+ */
+export function abDeadlineFileProblem(experiment: Experiment, raw: unknown): string | undefined {
+  const written = (raw as { promotion?: { deployment?: { mode?: 'canary' | 'ab'; ab?: { deadlineSeconds?: number; alpha?: number } } } } | null)?.promotion?.deployment;
+  if (written?.mode !== 'ab' || typeof written.ab?.deadlineSeconds !== 'number') return undefined;
+  const problem = abDeadlineProblem({ mode: 'ab', ab: { deadlineSeconds: written.ab.deadlineSeconds, alpha: experiment.promotion.deployment?.ab?.alpha } }, experiment.label.horizon);
+  return problem ? `promotion.deployment.${problem.path.join('.')}: ${problem.message}` : undefined;
+}
 
 export type Experiment = z.output<typeof experimentSchema>;
 export type ExperimentInput = z.input<typeof experimentSchema>;

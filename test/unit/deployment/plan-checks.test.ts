@@ -9,6 +9,7 @@ import { deploymentRequestFromFlags } from '../../../client/commands/deployments
 import { readExperimentFile } from '../../../client/commands/run-pipeline';
 import { parseDeploymentRequest } from '../../../lib/deployment/plan';
 import { experimentSchema } from '../../../lib/experiments/experiment';
+import { refuseUnknownKeys } from '../../../lib/unknown-keys';
 
 const base = { model: 'm', challengerVersion: 2 };
 let dir: string;
@@ -46,8 +47,6 @@ describe("an experiment's promotion.deployment", () => {
     [{ canary: { steps: [5, 25, 50] } }, /promotion\.deployment\.canary\.steps: must rise and end at 100, got \[5, 25, 50\]/],
     [{ mode: 'ab', ab: { maxSamplesPerVariant: 10 } }, /promotion\.deployment\.ab\.maxSamplesPerVariant: 10 is below canary\.thresholds\.minServingPredictions 50/],
     [{ mode: 'ab', ab: { maxSamplesPerVariant: 50 }, canary: { thresholds: { minServingPredictions: 60 } } }, /ab\.maxSamplesPerVariant: 50 is below canary\.thresholds\.minServingPredictions 60/],
-    // The experiment's 5-session labels: an A/B test decides on no fewer than 24 sessions, about 34 days.
-    [{ mode: 'ab', ab: { deadlineSeconds: 14 * 86_400 } }, /promotion\.deployment\.ab\.deadlineSeconds: 1209600 s \(14\.0 days\) is shorter than any decision needs: .*5-session labels.*about 34 days/],
   ])('%j is refused when the experiment is read, not after training and promotion', (deployment, message) => {
     const parsed = experimentSchema.safeParse(experiment(deployment));
     expect(parsed.success).toBe(false);
@@ -55,9 +54,31 @@ describe("an experiment's promotion.deployment", () => {
     expect(() => readExperimentFile(f)).toThrow(message);
   });
 
+  it('refuses in a file an A/B deadline its labels could never decide in; an input stored before the rule is read with the default instead', () => {
+    // The experiment's 5-session labels: an A/B test decides on no fewer than 24 sessions, about 34 days.
+    const short = experiment({ mode: 'ab', ab: { deadlineSeconds: 14 * 86_400 } });
+    expect(() => readExperimentFile(file('short-ab.json', JSON.stringify(short)))).toThrow(
+      /experiment .*short-ab\.json is invalid: promotion\.deployment\.ab\.deadlineSeconds: 1209600 s \(14\.0 days\) is shorter than any decision needs: .*5-session labels.*about 34 days/,
+    );
+    // What the previous version stored for any A/B plan (its parse filled in the 14-day default): a champion's
+    // lineage a drift retrain re-reads, a run in flight. Read with the horizon's default (62 days) in its place.
+    const stored = experimentSchema.parse(short);
+    expect(stored.promotion.deployment?.ab?.deadlineSeconds).toBe(62 * 86_400);
+    // The run's first activity reads it so too: the key is kept, so its unknown-key check passes.
+    expect(() => refuseUnknownKeys(short, stored, 'the experiment')).not.toThrow();
+    expect(parseDeploymentRequest({ ...stored.promotion.deployment, ...base }, { labelHorizon: 5 }).ab.deadlineSeconds).toBe(62 * 86_400);
+    // A long enough deadline is kept, in a file and stored alike.
+    const fine = experiment({ mode: 'ab', ab: { deadlineSeconds: 40 * 86_400 } });
+    expect(readExperimentFile(file('fine-ab.json', JSON.stringify(fine))).promotion?.deployment?.ab?.deadlineSeconds).toBe(40 * 86_400);
+    expect(experimentSchema.parse(fine).promotion.deployment?.ab?.deadlineSeconds).toBe(40 * 86_400);
+    // A pipeline's request stored before the rule takes the default at the deployment's begin; a person's is refused.
+    expect(parseDeploymentRequest({ ...base, mode: 'ab', ab: { deadlineSeconds: 14 * 86_400 } }, { labelHorizon: 5, tooShortAbDeadline: 'default' }).ab.deadlineSeconds).toBe(62 * 86_400);
+    expect(() => parseDeploymentRequest({ ...base, mode: 'ab', ab: { deadlineSeconds: 14 * 86_400 } }, { labelHorizon: 5 })).toThrow(/shorter than any decision needs/);
+  });
+
   it('refuses an A/B test its own label horizon could never decide in (20-session labels: 139 days at least), and takes a canary of them', () => {
     const long = (deployment: unknown) => ({ ...experiment(deployment), label: { kind: 'volatility_regime', horizon: 20 } });
-    expect(() => experimentSchema.parse(long({ mode: 'ab', ab: { deadlineSeconds: 100 * 86_400 } }))).toThrow(/no fewer than 99 sessions/);
+    expect(() => readExperimentFile(file('long-ab.json', JSON.stringify(long({ mode: 'ab', ab: { deadlineSeconds: 100 * 86_400 } }))))).toThrow(/no fewer than 99 sessions/);
     expect(experimentSchema.safeParse(long({ mode: 'ab', ab: { deadlineSeconds: 139 * 86_400 } })).success).toBe(true);
     expect(experimentSchema.safeParse(long({ mode: 'ab' })).success).toBe(true);
     expect(experimentSchema.safeParse({ ...long({ mode: 'ab' }), label: { kind: 'volatility_regime', horizon: 60 } }).success).toBe(false);

@@ -139,7 +139,7 @@ describe('deployment thresholds of a plan a promotion starts', () => {
     // Fewer, larger steps after the first: each widens only on evidence scaled to the share it moves to.
     expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [5, 100], analysisSeconds: 60 } }))).toEqual([]);
     expect(relaxedGuardsOf(deployment('auto', { canary: { steps: [1, 2, 5, 25, 50, 100], stepDeadlineSeconds: 30 * 86_400 }, ab: { challengerWeight: 0.9 } }))).toEqual([]);
-    expect(relaxedGuardsOf(deployment('auto', { mode: 'ab', ab: { challengerWeight: 0.1, deadlineSeconds: 86_400, maxSamplesPerVariant: 500 } }))).toEqual([]);
+    expect(relaxedGuardsOf(deployment('auto', { mode: 'ab', ab: { challengerWeight: 0.1, deadlineSeconds: 90 * 86_400, maxSamplesPerVariant: 500 } }))).toEqual([]);
     expect(relaxedGuardsOf(deployment('off', { canary: { thresholds: { maxHitRateDrop: 1 } } }))).toEqual([]);
   });
 });
