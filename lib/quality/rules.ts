@@ -8,6 +8,7 @@ import { issue, type QualityIssue, type QualityRuleId } from './rules-catalog';
 import { memoize } from '../memo';
 import { ALL_SPLITS, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
 import { plural } from '../plural';
+import { MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS, robustVolatility, scaledMoveLimit, scaledReturnTolerance, describeScale, type MoveScale } from './move-scale';
 
 /**
  * The exchange's calendar date at `now` (bars are dated in New York), as YYYY-MM-DD: a bar dated
@@ -575,10 +576,18 @@ export function orderFindings(bars: readonly CandidateBar[], rejected: ReadonlyS
   return { issues, misdated: rejects };
 }
 
-/** The extreme_move message for a close moving from `prevClose` to `close`, or undefined within the limit. */
-export function extremeMoveMessage(prevClose: number, close: number, limit: number): string | undefined {
+/**
+ * The extreme_move message for a close moving from `prevClose` to `close`, or undefined within the
+ * limit. With `sigma` (the symbol's robust daily volatility before the move, lib/quality/move-scale.ts)
+ * a move beyond scaledMoveLimit of it is flagged too: a +20% day of a large-cap is news or an error.
+ */
+export function extremeMoveMessage(prevClose: number, close: number, limit: number, sigma = Number.NaN): string | undefined {
   const move = close / prevClose - 1;
-  return Math.abs(move) > limit ? `close ${prevClose} -> ${close} (${(move * 100).toFixed(1)}%)${splitHint(close / prevClose)}` : undefined;
+  const head = `close ${prevClose} -> ${close} (${(move * 100).toFixed(1)}%)`;
+  if (Math.abs(move) > limit) return `${head}${splitHint(close / prevClose)}`;
+  const scaled = scaledMoveLimit(sigma);
+  const log = Math.log(close / prevClose);
+  return Math.abs(log) > scaled ? `${head}, ${describeScale(log, { sigma, sigmas: MOVE_SCALE_SIGMAS, limit: scaled })}${splitHint(close / prevClose)}` : undefined;
 }
 
 function splitHint(ratio: number): string {
@@ -668,6 +677,8 @@ export const ONE_BAR_GLITCH_HEAVY_MAX_MOVE = 3;
 export interface GlitchRun {
   first: number;
   last: number;
+  /** Set when the run was found by the symbol's own volatility (lib/quality/move-scale.ts), not the fixed limit. */
+  scale?: MoveScale;
 }
 
 /** The glitch limit `policy` sets: its extremeMoveLimit, never below ONE_BAR_GLITCH_MIN_LIMIT. */
@@ -681,8 +692,13 @@ export const glitchRunLimit = (limit: number, rows: number): number => (rows <= 
  * block limit for 3 to ONE_BAR_GLITCH_MAX_BLOCK_ROWS) from both the bar before the run and the bar
  * after it, those two within ONE_BAR_GLITCH_RETURN_TOLERANCE of each other and in no run. A bar is
  * in at most one run; shorter runs are found first.
+ * Runs of one or two bars are also found on the symbol's own scale (lib/quality/move-scale.ts): each
+ * bar beyond scaledMoveLimit of the volatility before the run from both bars around it, those two
+ * within scaledReturnTolerance of each other, and no bar of the run traded ONE_BAR_GLITCH_HEAVY_VOLUME
+ * times the median volume of the SPLICE_AFTER_BARS sessions before it (a spike undone is a real move;
+ * the run carries its `scale`). `sigmas` and `floor` are for measuring other settings.
  */
-export function glitchRuns(closes: readonly number[], limit: number, volumes?: readonly number[], kept?: GlitchRun[]): GlitchRun[] {
+export function glitchRuns(closes: readonly number[], limit: number, volumes?: readonly number[], kept?: GlitchRun[], sigmas = MOVE_SCALE_SIGMAS, floor = MOVE_SCALE_FLOOR): GlitchRun[] {
   const near = Math.log(1 + ONE_BAR_GLITCH_RETURN_TOLERANCE);
   const runs: GlitchRun[] = [];
   const taken = new Set<number>();
@@ -693,6 +709,14 @@ export function glitchRuns(closes: readonly number[], limit: number, volumes?: r
   for (let first = 1; first < closes.length; first++) {
     while (reach[first] < ONE_BAR_GLITCH_MAX_BLOCK_ROWS && first + reach[first] < closes.length && Math.abs(Math.log(closes[first + reach[first]] / closes[first - 1])) > block) reach[first]++;
   }
+  // The scaled test: only where a bar lies beyond the floor from the bar before it (rare), so σ is read there only.
+  const floorMove = Math.log(1 + floor);
+  const sigmaAt = new Map<number, number>();
+  const sigmaBefore = (first: number): number => {
+    let s = sigmaAt.get(first);
+    if (s === undefined) sigmaAt.set(first, (s = robustVolatility(closes, first)));
+    return s;
+  };
   for (let length = 1; length <= ONE_BAR_GLITCH_MAX_BLOCK_ROWS; length++) {
     const beyond = Math.log(1 + glitchRunLimit(limit, length));
     const far = (a: number, b: number): boolean => Math.abs(Math.log(a / b)) > beyond;
@@ -703,19 +727,47 @@ export function glitchRuns(closes: readonly number[], limit: number, volumes?: r
       const after = closes[last + 1];
       // The bars around a run are the series' level: a bar already found glitched is none (the good
       // rows between two glitched blocks are no block of their own).
-      if (taken.has(first - 1) || taken.has(last + 1) || Math.abs(Math.log(after / before)) > near) continue;
-      let glitch = true;
+      if (taken.has(first - 1) || taken.has(last + 1)) continue;
+      const back = Math.abs(Math.log(after / before));
+      let glitch = back <= near;
       for (let k = first; k <= last && glitch; k++) glitch = !taken.has(k) && far(closes[k], before) && far(closes[k], after);
-      if (!glitch) continue;
-      if (volumes && length <= ONE_BAR_GLITCH_MAX_ROWS && heavyReversal(closes, volumes, first, last)) {
-        kept?.push({ first, last });
+      if (glitch) {
+        if (volumes && length <= ONE_BAR_GLITCH_MAX_ROWS && heavyReversal(closes, volumes, first, last)) {
+          kept?.push({ first, last });
+          continue;
+        }
+        runs.push({ first, last });
+        for (let k = first; k <= last; k++) taken.add(k);
         continue;
       }
-      runs.push({ first, last });
+      if (length > ONE_BAR_GLITCH_MAX_ROWS || !(Math.abs(Math.log(closes[first] / before)) > floorMove)) continue;
+      const scale = scaledGlitch(closes, volumes, first, last, sigmaBefore(first), sigmas, floor, taken);
+      if (scale === undefined) continue;
+      runs.push({ first, last, scale });
       for (let k = first; k <= last; k++) taken.add(k);
     }
   }
   return runs.sort((a, b) => a.first - b.first);
+}
+
+/** The scale on which closes[first..last] is a glitch (glitchRuns, the scaled test), or undefined. */
+function scaledGlitch(closes: readonly number[], volumes: readonly number[] | undefined, first: number, last: number, sigma: number, sigmas: number, floor: number, taken: ReadonlySet<number>): MoveScale | undefined {
+  const limit = scaledMoveLimit(sigma, sigmas, floor);
+  if (!Number.isFinite(limit)) return undefined;
+  const before = closes[first - 1];
+  const after = closes[last + 1];
+  if (Math.abs(Math.log(after / before)) > scaledReturnTolerance(sigma, last - first + 1, Math.log(1 + ONE_BAR_GLITCH_RETURN_TOLERANCE))) return undefined;
+  for (let k = first; k <= last; k++) {
+    if (taken.has(k) || !(Math.abs(Math.log(closes[k] / before)) > limit) || !(Math.abs(Math.log(closes[k] / after)) > limit)) return undefined;
+  }
+  // A spike on heavy volume, or undone on heavy volume, is a real move (news, a squeeze, a rumour
+  // denied): a mistyped price trades as the days around it do (ZTS 2015-06-25, +11.4% then -12.2%
+  // on 8 times the volume, is kept).
+  if (volumes) {
+    const reference = volumes.slice(Math.max(0, first - SPLICE_AFTER_BARS), first);
+    for (let k = first; k <= last + 1; k++) if (volumeMultiple(volumes[k], reference) >= ONE_BAR_GLITCH_HEAVY_VOLUME) return undefined;
+  }
+  return { sigma, sigmas, limit };
 }
 
 /**
@@ -733,9 +785,13 @@ export function heavyReversal(closes: readonly number[], volumes: readonly numbe
 const signedPercent = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
 
 /** The `one_bar_glitch` message for the bars of `run` between `before` and `after` (`limit` the glitch limit); `where` names the neighbours when they are not rows of the file. */
-export function glitchMessage(before: Pick<Bar, 'date' | 'close'>, run: ReadonlyArray<Pick<Bar, 'date' | 'close'>>, after: Pick<Bar, 'date' | 'close'>, glitch: number, where = ''): string {
+export function glitchMessage(before: Pick<Bar, 'date' | 'close'>, run: ReadonlyArray<Pick<Bar, 'date' | 'close'>>, after: Pick<Bar, 'date' | 'close'>, glitch: number, where = '', scale?: MoveScale): string {
   const first = run[0];
   const last = run[run.length - 1];
+  if (scale !== undefined) {
+    const rows = run.length === 1 ? `the row of ${first.date} is a one-bar glitch` : `the ${run.length} rows ${first.date}..${last.date} are a glitch`;
+    return `close ${before.close} (${before.date}) -> ${run.map((b) => b.close).join(', ')} -> ${after.close} (${after.date})${where}: ${signedPercent(first.close / before.close)}, then ${signedPercent(after.close / last.close)}, ${describeScale(Math.log(first.close / before.close), scale)}, on no volume spike, and the bar after is back within ${signedPercent(after.close / before.close).replace(/^[+-]/, '')} of the bar before: ${rows} (a mistyped price), not a move; rejected, and a stored bar for ${run.length === 1 ? 'its date' : 'their dates'} is kept`;
+  }
   const limit = glitchRunLimit(glitch, run.length);
   const block = run.length > ONE_BAR_GLITCH_MAX_ROWS;
   const rows = run.length === 1 ? `the row of ${first.date}` : `the ${run.length} rows ${first.date}..${last.date}`;
@@ -754,9 +810,9 @@ export function oneBarGlitches(series: readonly CandidateBar[], policy: Pick<Qua
   const kept: GlitchRun[] = [];
   const volumes = series.map((b) => b.volume);
   const closes = series.map((b) => b.close);
-  for (const { first, last } of glitchRuns(closes, limit, volumes, kept)) {
+  for (const { first, last, scale } of glitchRuns(closes, limit, volumes, kept)) {
     const run = series.slice(first, last + 1);
-    const message = glitchMessage(series[first - 1], run, series[last + 1], limit);
+    const message = glitchMessage(series[first - 1], run, series[last + 1], limit, '', scale);
     for (const b of run) issues.push(issue('one_bar_glitch', { symbol: b.symbol, date: b.date, source: b.source, line: b.line, raw: b.raw, message }));
   }
   // A real move undone on heavy volume: kept, and flagged with what kept it.
@@ -1089,12 +1145,16 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
     );
   }
 
+  // The symbol's volatility before bar i, read only for moves beyond the scaled rule's floor.
+  const closes = series.map((b) => b.close);
+  const floor = Math.log(1 + MOVE_SCALE_FLOOR);
+  const sigmaBefore = (i: number): number => (Math.abs(Math.log(closes[i] / closes[i - 1])) > floor ? robustVolatility(closes, i) : Number.NaN);
   let runStart = 0;
   for (let i = 1; i <= series.length; i++) {
     const prev = series[i - 1];
     if (i < series.length) {
       const bar = series[i];
-      const extreme = extremeMoveMessage(prev.close, bar.close, policy.extremeMoveLimit);
+      const extreme = extremeMoveMessage(prev.close, bar.close, policy.extremeMoveLimit, sigmaBefore(i));
       if (extreme !== undefined) issues.push(issue('extreme_move', { ...at(bar), message: extreme }));
       const split = splitFinding(series, i);
       if (split !== undefined) issues.push(issue('unadjusted_split', { ...at(bar), message: split }));

@@ -8,6 +8,7 @@ import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
 import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
 import { plural } from '../plural';
+import { describeScale, robustVolatility, type MoveScale } from './move-scale';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -131,20 +132,28 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   const merged = new Map<string, { bar: Bar; staged: boolean }>();
   for (const b of stored) merged.set(b.date, { bar: b, staged: false });
   for (const b of staged) if (!rejected.has(b.date)) merged.set(b.date, { bar: b, staged: true });
-  const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
+  const byDate = (a: { bar: Bar }, b: { bar: Bar }) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0);
+  const series = [...merged.values()].sort(byDate);
+  // Judged on the series as it would be published with the stored history around it (`context`):
+  // the symbol's volatility and volume level before a row come from there, so a revision of one old
+  // bar (a one-row file, a file's edge) is judged on the symbol's own scale as a row inside a file is.
+  const history = new Map<string, { bar: Bar; staged: boolean }>();
+  for (const b of input.context ?? []) history.set(b.date, { bar: b, staged: false });
+  for (const [date, s] of merged) history.set(date, s);
+  const full = history.size === merged.size ? series : [...history.values()].sort(byDate);
   const limit = glitchLimit(policy);
   const retracted = new Map<string, RetractedBar>();
-  for (const { first, last } of glitchRuns(series.map((s) => s.bar.close), limit, series.map((s) => s.bar.volume))) {
-    const run = series.slice(first, last + 1);
+  for (const { first, last, scale } of glitchRuns(full.map((s) => s.bar.close), limit, full.map((s) => s.bar.volume))) {
+    const run = full.slice(first, last + 1);
     if (!run.some((s) => s.staged)) {
       // Stored bars only: a glitch stored when nothing came after (or before) it, revealed by a row beside it.
-      for (const r of revealedRun(series, first, last, limit, input.context ?? stored, input.source)) retracted.set(r.bar.date, r);
+      for (const r of revealedRun(full, first, last, limit, input.context ?? stored, input.source, scale)) retracted.set(r.bar.date, r);
       continue;
     }
-    const before = series[first - 1];
-    const after = series[last + 1];
+    const before = full[first - 1];
+    const after = full[last + 1];
     const where = `, the bar before ${before.staged ? 'in the file' : 'as stored'} and the bar after ${after.staged ? 'in the file' : 'as stored'}`;
-    const message = glitchMessage(before.bar, run.map((s) => s.bar), after.bar, limit, where);
+    const message = glitchMessage(before.bar, run.map((s) => s.bar), after.bar, limit, where, scale);
     for (const s of run) if (s.staged) reject(issue('one_bar_glitch', { ...at(s.bar.date), message }));
   }
 
@@ -153,10 +162,14 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   // its first row) showed no finding at all.
   // The seams as they will be: a retracted stored bar is no neighbour.
   const seams = retracted.size === 0 ? series : series.filter((s) => s.staged || !retracted.has(s.bar.date));
+  // The volatility before a seam, from the series as published (rejected rows and retracted bars left out).
+  const published = full.filter((s) => (s.staged ? !rejected.has(s.bar.date) : !retracted.has(s.bar.date)));
+  const publishedCloses = published.map((s) => s.bar.close);
+  const indexOf = new Map(published.map((s, k) => [s.bar.date, k]));
   for (let i = 1; i < seams.length; i++) {
     const [prev, cur] = [seams[i - 1], seams[i]];
     if (prev.staged === cur.staged || rejected.has(prev.bar.date) || rejected.has(cur.bar.date)) continue;
-    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit);
+    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit, robustVolatility(publishedCloses, indexOf.get(cur.bar.date) ?? 0));
     if (extreme === undefined || issues.some((f) => f.rule === 'one_bar_glitch' && (f.date === prev.bar.date || f.date === cur.bar.date))) continue;
     const seam = `${prev.staged ? 'the file' : 'as stored'} ${prev.bar.date} -> ${cur.staged ? 'the file' : 'as stored'} ${cur.bar.date}`;
     issues.push(issue('extreme_move', { ...at((cur.staged ? cur : prev).bar.date), message: `${extreme}, where the file meets the stored bars (${seam}): check the file is on the stored series' price basis` }));
@@ -196,7 +209,7 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
  * bars, judged when they came), or when a move into a bar of the run is a split by the
  * unadjusted_split rule as of that bar's day (`context`: stored bars before it give the volume level).
  */
-function revealedRun(series: ReadonlyArray<{ bar: Bar; staged: boolean }>, first: number, last: number, limit: number, context: readonly Bar[], source: string): RetractedBar[] {
+function revealedRun(series: ReadonlyArray<{ bar: Bar; staged: boolean }>, first: number, last: number, limit: number, context: readonly Bar[], source: string, scale?: MoveScale): RetractedBar[] {
   const before = series[first - 1];
   const after = series[last + 1];
   const revealedBy = [before, after].filter((s) => s.staged).map((s) => s.bar.date);
@@ -215,7 +228,7 @@ function revealedRun(series: ReadonlyArray<{ bar: Bar; staged: boolean }>, first
   const revealing = revealedBy.join(' and ');
   const evidence =
     `was stored with no bar ${after.staged ? 'after' : 'before'} it to judge it by; the session of ${revealing} reveals it: close ${shown(before)} -> ${run.map((b) => b.close).join(', ')} -> ${shown(after)}: ` +
-    `${pct(run[0].close / before.bar.close)}, then ${pct(after.bar.close / run[run.length - 1].close)}, beyond the ${(glitchRunLimit(limit, run.length) * 100).toFixed(0)}% glitch limit either way, and the bar after is back within ${(ONE_BAR_GLITCH_RETURN_TOLERANCE * 100).toFixed(0)}% of the bar before: ${run.length === 1 ? 'a one-bar glitch' : `a glitch of ${run.length} bars`} (a misplaced decimal point, a wrong price), not a move; retracted: removed from the stored bars (logged in bar_revisions with no new values), features from ${run[0].date} recomputed`;
+    `${pct(run[0].close / before.bar.close)}, then ${pct(after.bar.close / run[run.length - 1].close)}, ${scale ? `${describeScale(Math.log(run[0].close / before.bar.close), scale)}, on no volume spike` : `beyond the ${(glitchRunLimit(limit, run.length) * 100).toFixed(0)}% glitch limit either way`}, and the bar after is back within ${(ONE_BAR_GLITCH_RETURN_TOLERANCE * 100).toFixed(0)}% of the bar before: ${run.length === 1 ? 'a one-bar glitch' : `a glitch of ${run.length} bars`} (a misplaced decimal point, a wrong price), not a move; retracted: removed from the stored bars (logged in bar_revisions with no new values), features from ${run[0].date} recomputed`;
   return run.map((bar) => ({
     bar,
     revealedBy,

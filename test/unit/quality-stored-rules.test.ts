@@ -57,6 +57,26 @@ describe('rules on the stored bars', () => {
     });
   });
 
+  // A re-import that revises one old bar ×1.3 (a typo) between stored bars that agree: judged on
+  // the symbol's own scale, with the stored history around it, as a row inside a file is.
+  describe("one_bar_glitch on the symbol's own scale, for a revision of a stored bar", () => {
+    const history = bars(0, 120);
+    const noisy = history.map((b, i) => scaled(b, 1 + 0.004 * Math.sin(i * 1.7)));
+    it.each([1.3, 0.76, 1.2])('rejects a one-row revision x%s and keeps the stored bar', (k) => {
+      const row = scaled(noisy[80], k);
+      const result = storedBarIssues(input([row], noisy.filter((_, i) => i >= 77 && i <= 83 && i !== 80), { context: noisy }), POLICY);
+      expect([...result.rejected.keys()]).toEqual([DAYS[80]]);
+      expect(result.rejected.get(DAYS[80])).toMatchObject({ rule: 'one_bar_glitch' });
+      expect(result.rejected.get(DAYS[80])?.message).toMatch(/the bar before as stored and the bar after as stored: .*robust daily volatility/);
+    });
+    it('leaves a revision within the scale, and one with too little stored history', () => {
+      const near = storedBarIssues(input([scaled(noisy[80], 1.02)], noisy.filter((_, i) => i >= 77 && i <= 83 && i !== 80), { context: noisy }), POLICY);
+      expect([...near.rejected.keys()]).toEqual([]);
+      const young = storedBarIssues(input([scaled(noisy[20], 1.3)], noisy.filter((_, i) => i >= 17 && i <= 23 && i !== 20), { context: noisy.slice(0, 40) }), POLICY);
+      expect([...young.rejected.keys()]).toEqual([]);
+    });
+  });
+
   describe('volume_glitch', () => {
     const times = (at: number, k: number) => (b: Bar, i: number) => (i === at ? { ...b, volume: Math.round(b.volume * k) } : b);
 

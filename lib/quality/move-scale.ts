@@ -1,0 +1,73 @@
+/**
+ * A symbol's own scale of daily moves, for the rules that judge a close-to-close move by it
+ * (one_bar_glitch, extreme_move). A fixed limit (extremeMoveLimit, 35%) is the same for a large-cap
+ * moving 1.5% a day as for a penny stock: a MSFT row typed ×1.3 between two bars that agree within 1%
+ * is some 20 standard deviations and was published, over a good stored bar too. So a move is also
+ * judged against the robust daily volatility of the symbol's VOLATILITY_RETURNS log returns before it
+ * (MAD × 1.4826, which the outliers it is to find do not inflate), once VOLATILITY_MIN_RETURNS of them
+ * are there: beyond max(MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS × σ). Without that history only the fixed
+ * limit applies.
+ *
+ * MOVE_SCALE_SIGMAS and MOVE_SCALE_FLOOR are measured on the 382 real S&P 500 files (2013-2018): see
+ * docs/ingestion-and-quality.md (one_bar_glitch) for the rows each setting rejects and flags there and
+ * for the detection of typos planted at random days.
+ */
+export const VOLATILITY_RETURNS = 60;
+export const VOLATILITY_MIN_RETURNS = 40;
+export const MOVE_SCALE_SIGMAS = 8;
+/** No move under 10% is judged by the scale, however quiet the symbol. */
+export const MOVE_SCALE_FLOOR = 0.1;
+/**
+ * How far apart (in σ per session spanned, log scale) the bars around a scaled glitch may be: the
+ * series is back where it was. Never beyond the fixed rule's tolerance (10%), never under 1%.
+ */
+export const MOVE_SCALE_RETURN_SIGMAS = 4;
+const MOVE_SCALE_RETURN_MIN = Math.log(1.01);
+
+const MAD_TO_SIGMA = 1.4826;
+
+const medianOfSorted = (v: Float64Array): number => {
+  const n = v.length;
+  return n % 2 === 1 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
+};
+
+/**
+ * The robust daily volatility (log scale) of the moves between `closes` before index `end`: of the
+ * up to VOLATILITY_RETURNS log returns into closes[end - VOLATILITY_RETURNS .. end - 1]. NaN with
+ * fewer than VOLATILITY_MIN_RETURNS (a young series, a short file: the fixed limit alone judges).
+ */
+export function robustVolatility(closes: ArrayLike<number>, end: number): number {
+  const returns: number[] = [];
+  for (let j = Math.max(1, end - VOLATILITY_RETURNS); j < end && j < closes.length; j++) {
+    const r = Math.log(closes[j] / closes[j - 1]);
+    if (Number.isFinite(r)) returns.push(r);
+  }
+  if (returns.length < VOLATILITY_MIN_RETURNS) return Number.NaN;
+  const sorted = Float64Array.from(returns).sort();
+  const centre = medianOfSorted(sorted);
+  const deviations = Float64Array.from(returns, (r) => Math.abs(r - centre)).sort();
+  return MAD_TO_SIGMA * medianOfSorted(deviations);
+}
+
+/** The scaled limit on a move (log scale) for a symbol of daily volatility `sigma`: max(log(1 + floor), sigmas × σ); NaN without a σ. */
+export function scaledMoveLimit(sigma: number, sigmas = MOVE_SCALE_SIGMAS, floor = MOVE_SCALE_FLOOR): number {
+  return Number.isFinite(sigma) ? Math.max(Math.log(1 + floor), sigmas * sigma) : Number.NaN;
+}
+
+/** How far apart (log scale) the bars around a run of `rows` scaled-glitched bars may be, for a daily volatility `sigma`, at most `cap`. */
+export function scaledReturnTolerance(sigma: number, rows: number, cap: number): number {
+  return Math.min(cap, Math.max(MOVE_SCALE_RETURN_MIN, MOVE_SCALE_RETURN_SIGMAS * sigma * Math.sqrt(rows + 1)));
+}
+
+/** The scale a move was judged on, for messages: the σ, the sessions it came from and the limit as a factor. */
+export interface MoveScale {
+  sigma: number;
+  sigmas: number;
+  /** The limit as a log move. */
+  limit: number;
+}
+
+/** "N σ of its daily moves (σ x%, robust, from the 60 sessions before; limit y%)" for a move of log size `move`. */
+export function describeScale(move: number, scale: MoveScale): string {
+  return `${(Math.abs(move) / scale.sigma).toFixed(0)} times the symbol's robust daily volatility (${(scale.sigma * 100).toFixed(2)}% from the ${VOLATILITY_RETURNS} sessions before; the limit is ${scale.sigmas} times it, at least ${(MOVE_SCALE_FLOOR * 100).toFixed(0)}%: ×/÷${Math.exp(scale.limit).toFixed(3)})`;
+}
