@@ -76,6 +76,36 @@ describe.each(DRIVERS)('rules on the stored bars at import on %s', (_driver, cre
     expect(q.message).toMatch(/is a one-bar glitch \(a misplaced decimal point, a wrong price\), not a move; rejected/);
   });
 
+  // A re-import that changes one old bar by a typo under 35% (x1.3, x0.76: MSFT 2014-06-10 41.11 ->
+  // 53.44 was published and logged as a revision, and rsi_14 of that day went 58.86 -> 90.07) is judged
+  // on the symbol's own volatility: the stored bar is kept and the rule named, in a whole file and in
+  // a file of that one row (judged against the stored bars around it).
+  it.each([
+    ['x1.3', 1.3],
+    ['x0.76', 0.76],
+  ])('a revision of a deep-history bar %s is rejected (one_bar_glitch on the symbol\'s scale): the stored bar kept, nothing revised', async (_label, k) => {
+    const stored = await baseline();
+    const typo = (row: string): string => {
+      const [date, ...values] = row.split(',');
+      return [date, ...values.slice(0, 4).map((v) => (Number(v) * k).toFixed(2)), values[4]].join(',');
+    };
+    const lines = rows(120);
+    lines[80] = typo(lines[80]);
+    const whole = await importBars(t.store, csv({ 'ibm.us.csv': lines }), { now: NOW });
+    expect([whole.status, whole.rowsRejected, whole.byRule.one_bar_glitch]).toEqual(['published', 1, 1]);
+    expect(whole.unconfirmedStoredBars?.examples).toEqual([{ symbol: 'IBM', date: DAYS[80], why: 'rejected', rule: 'one_bar_glitch', stored: expect.objectContaining({ close: stored[80].close }) }]);
+    const [q] = await listQuarantine(t.store, { snapshotId: whole.snapshotId, rule: 'one_bar_glitch' });
+    expect(q).toMatchObject({ symbol: 'IBM', date: DAYS[80], line: 82, raw: lines[80] });
+    expect(q.message).toMatch(/times the symbol's robust daily volatility .* is a one-bar glitch \(a mistyped price\), not a move; rejected, and a stored bar for its date is kept$/);
+    // Its only row rejected, the one-row import fails its bad-row share, as for a x1.5 typo.
+    const one = await importBars(t.store, csv({ 'ibm.us.csv': [lines[80]] }), { now: NOW });
+    expect([one.status, one.rowsRejected, one.byRule.one_bar_glitch]).toEqual(['rejected', 1, 1]);
+    const [r] = await listQuarantine(t.store, { snapshotId: one.snapshotId, rule: 'one_bar_glitch' });
+    expect(r.message).toMatch(/the bar before as stored and the bar after as stored: .*robust daily volatility/);
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+  });
+
   it("rejects a glitch in a newer file's first row against the stored bar before it (judged with the stored bars)", async () => {
     const stored = await baseline();
     const lines = rows(60, 60);
