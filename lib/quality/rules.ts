@@ -615,6 +615,9 @@ function splitHint(ratio: number): string {
  * planted at seeded days (×100, ÷100, ×10, ÷10, ×1.5, ×0.6, a price of 1e-6) are rejected 99.4% to
  * 99.6% of the time (two-row ones 98.9% to 99.2%); the misses sit on days the price itself moved
  * more than 10% in two days.
+ * Runs of one or two rows are also judged on the symbol's own volatility (glitchRuns, the scaled
+ * test; lib/quality/move-scale.ts): with it, seven more rows of the real files are rejected, COP, MPC and
+ * MRK on 2017-09-14 among them, each a vendor glitch (docs/ingestion-and-quality.md).
  * A row has to have a bar on both sides: the first and last rows of a file are judged against the
  * stored bars around them when the snapshot is judged (lib/quality/stored-rules.ts); a last row with
  * no bar after it anywhere (the newest day) cannot be told from a real move and is only flagged.
