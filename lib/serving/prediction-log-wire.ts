@@ -5,8 +5,11 @@
  */
 import type { PredictionLogTable } from '../store/schema';
 
+/** The columns a row's signature covers, in the order they are signed (prediction-log-signature.ts). */
+export const LOG_SIGNED_COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at'] as const satisfies ReadonlyArray<keyof PredictionLogTable>;
+
 /** The columns the writer sets, in the order of a queued row's values (logged_at is set here, by the database's clock). */
-export const LOG_THREAD_COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at'] as const satisfies ReadonlyArray<keyof PredictionLogTable>;
+export const LOG_THREAD_COLUMNS = [...LOG_SIGNED_COLUMNS, 'signature', 'signature_key_id'] as const satisfies ReadonlyArray<keyof PredictionLogTable>;
 
 export interface LogThreadData {
   file: string;

@@ -19,8 +19,10 @@ import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
+import type { RowSigning } from '../registry/row-signature';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
+import { logRowSignatureColumns } from './prediction-log-signature';
 import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-wire';
 
 /** One prediction_log row, camelCase. */
@@ -74,7 +76,7 @@ export interface PredictionLogStats {
 /** Column widths of prediction_log (migration 0005): longer values would fail the whole batch on MySQL. */
 export const PREDICTION_LOG_LIMITS = { id: 80, requestId: 32, model: 64, variant: 32, symbol: 32, routingKey: 128, asOf: 10, createdAt: 32 } as const;
 
-/** Rows per INSERT: 15 parameters each, well under SQLite's and MySQL's placeholder limits. */
+/** Rows per INSERT: 17 parameters each, well under SQLite's and MySQL's placeholder limits. */
 const INSERT_CHUNK_ROWS = 500;
 const CLOSE_ATTEMPTS = 3;
 const MAX_INT32 = 2147483647;
@@ -162,8 +164,9 @@ function entryProblem(e: PredictionLogEntry): string | undefined {
   return undefined;
 }
 
-function toRow(e: PredictionLogEntry): PredictionLogTable {
-  return {
+/** The row of an entry, signed with `signing`'s key when there is one (the batch's only per-row crypto: one HMAC, see docs/benchmarks.md). */
+function toRow(e: PredictionLogEntry, signing: RowSigning | undefined): PredictionLogTable {
+  const row: PredictionLogTable = {
     id: e.id,
     request_id: e.requestId,
     model: e.model,
@@ -179,6 +182,7 @@ function toRow(e: PredictionLogEntry): PredictionLogTable {
     error: e.error,
     created_at: e.createdAt,
   };
+  return Object.assign(row, logRowSignatureColumns(signing, row));
 }
 
 /** A row as the log thread takes it: its values in LOG_THREAD_COLUMNS' order, as JSON text (one small string per queued row). */
@@ -293,7 +297,8 @@ export class PredictionLogWriter {
         this.lastError = 'prediction log rows appended after close were dropped';
         continue;
       }
-      this.queue.push(this.thread ? rowText(toRow(entry)) : toRow(entry));
+      const row = toRow(entry, this.store.signing);
+      this.queue.push(this.thread ? rowText(row) : row);
     }
     this.enforceBound();
     if (this.queue.length === 0) return;

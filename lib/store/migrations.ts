@@ -932,6 +932,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('bars').dropColumn('signature').execute();
     },
   },
+  '0035_prediction_log_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY the API signs every log row it writes (lib/serving/prediction-log-signature.ts)
+      // and the analyses count no row whose signature does not hold: an SQL edit of logged classes
+      // flipped canary and A/B verdicts. The analysis totals folded from verified rows are signed
+      // per stream (lib/deployment/log-aggregates.ts). Null on rows and streams written before or
+      // without the key; nullable, so adding them is instant on MySQL however long the log is.
+      for (const table of ['prediction_log', 'analysis_streams']) {
+        await db.schema.alterTable(table).addColumn('signature', 'varchar(64)').execute();
+        await db.schema.alterTable(table).addColumn('signature_key_id', 'varchar(16)').execute();
+      }
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['analysis_streams', 'prediction_log']) {
+        await db.schema.alterTable(table).dropColumn('signature_key_id').execute();
+        await db.schema.alterTable(table).dropColumn('signature').execute();
+      }
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -237,6 +237,9 @@ export interface PredictionLogTable {
   created_at: string;
   /** The database's clock when the row was written, µs since the epoch (see lib/deployment/log-aggregates.ts); set by the database when an insert leaves it out. */
   logged_at?: number;
+  /** HMAC of the row by MODEL_SIGNING_KEY (lib/serving/prediction-log-signature.ts, 0035); null: written without the key. */
+  signature?: string | null;
+  signature_key_id?: string | null;
 }
 
 /** An analysis stream's running totals (lib/deployment/log-aggregates.ts): what they cover. */
@@ -249,6 +252,9 @@ export interface AnalysisStreamsTable {
   /** Σ n its folds added to its cells (0027); null on streams folded before. */
   folded_n?: number | null;
   updated_at: string;
+  /** HMAC by MODEL_SIGNING_KEY of the stream's totals (lib/deployment/log-aggregates.ts, 0035); null: folded without the key. */
+  signature?: string | null;
+  signature_key_id?: string | null;
 }
 
 export interface AnalysisCellsTable {
