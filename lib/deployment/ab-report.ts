@@ -108,6 +108,7 @@ import { canaryThresholdsSchema } from './canary-analysis';
 import { judgeServing } from './serving-guards';
 import { LABEL, labelKey, parseCellKey, streamCells, succeeded, verifiedLabelStates, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import type { RefusedBarsSummary } from '../store/bar-signature';
+import type { RefusedLogRowsSummary } from '../serving/prediction-log-signature';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 
 /**
@@ -309,6 +310,8 @@ export interface AbReport {
   reasons: string[];
   /** With MODEL_SIGNING_KEY: the outcomes' bars no held key vouches for; no outcome was counted, and the test continues. */
   unverifiedBars?: RefusedBarsSummary;
+  /** With MODEL_SIGNING_KEY: prediction_log rows no held key vouches for; left out of every count, and the test continues (nothing is decided). */
+  unverifiedLog?: RefusedLogRowsSummary;
 }
 
 /** One variant's served requests of one (version, symbol, feature date). */
@@ -412,7 +415,7 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
   const { model, since, until, ...options } = query;
   const parsed = parseOptions(options);
   const names = parsed.variants;
-  const cells = await streamCells(store, { model, since, until }, abStream(names, parsed.versions), tallies);
+  const { cells, unverifiedLog } = await streamCells(store, { model, since, until }, abStream(names, parsed.versions), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
     const [kind, , version, symbol, asOf] = parseCellKey(key);
@@ -423,7 +426,7 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
   const { labels, unverifiedBars } = await verifiedLabelStates(store, model, keys, specs);
   const arms = names.map((variant) => armOfCells(variant, cells, labels));
   const lags = parsed.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return decideAb(arms, { ...parsed, lags }, { start: parsed.start ?? since, analysedAt: parsed.analysedAt ?? until ?? new Date().toISOString() }, unverifiedBars);
+  return decideAb(arms, { ...parsed, lags }, { start: parsed.start ?? since, analysedAt: parsed.analysedAt ?? until ?? new Date().toISOString() }, unverifiedBars, unverifiedLog);
 }
 
 /**
@@ -706,7 +709,7 @@ function missingIntervals(variants: readonly AbVariantStats[], lags: number): st
 }
 
 /** Tests, guards and the stopping rule on the arms from either source. */
-function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, times: { start: string | null; analysedAt: string | null }, unverifiedBars?: RefusedBarsSummary): AbReport {
+function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, times: { start: string | null; analysedAt: string | null }, unverifiedBars?: RefusedBarsSummary, unverifiedLog?: RefusedLogRowsSummary): AbReport {
   const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max, maxErrorRate, maxP99LatencyMs } = options;
   const arms = all.map((arm, i) => {
     const through = options.trainedThrough?.[i];
@@ -756,6 +759,7 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
     ...(winner !== undefined ? { winner } : {}),
     reasons: [...reasons, ...intervalNote],
     ...(unverifiedBars ? { unverifiedBars } : {}),
+    ...(unverifiedLog ? { unverifiedLog } : {}),
   });
 
   // Serving guards: known before any outcome matures, like the canary's.
@@ -766,6 +770,8 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
     if (s.verdict === 'inconclusive') unjudged.set(s.variant, `${s.variant} cannot win before its serving health is judged: ${s.notes.join('; ')}`);
   }
   const guardNote = [...(guarded.size > 0 ? [`failing the serving guards (cannot win): ${[...guarded.values()].join('; ')}`] : []), ...unjudged.values()];
+  // Rows left out can move any part of the report either way, the guards too: nothing is decided while they are in the window.
+  if (unverifiedLog) return report('continue', [`not decided: the window holds prediction log rows MODEL_SIGNING_KEY does not vouch for, left out of every count (${unverifiedLog.reason})`, ...guardNote]);
   if (guarded.size === challengers.length) return report('stop-winner', [`every challenger fails the serving guards, the control ${control.variant} is kept: ${[...guarded.values()].join('; ')}`], control.variant);
   // No winner from outcomes measured on edited bars: the test goes on until they are imported again.
   if (unverifiedBars) return report('continue', [`outcomes not judged: none is measured on bars MODEL_SIGNING_KEY does not vouch for (${unverifiedBars.reason})`, ...guardNote]);

@@ -87,6 +87,7 @@ import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { LABEL, labelKey, parseCellKey, requestRowId, streamCells, succeeded, verifiedLabelStates, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import type { RefusedBarsSummary } from '../store/bar-signature';
+import type { RefusedLogRowsSummary } from '../serving/prediction-log-signature';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 import type { ColumnProfile } from '../monitoring/reference-profile';
 import { shiftAgainstProfile, shiftAgainstReference, type ScoreShift } from './score-shift';
@@ -210,6 +211,12 @@ export interface CanaryAnalysis {
    * inconclusive (fail only on serving health or the score shift, which read no bars).
    */
   unverifiedBars?: RefusedBarsSummary;
+  /**
+   * With MODEL_SIGNING_KEY: prediction_log rows of the window no held key vouches for (edited after
+   * the API logged them, say). None was counted, and the verdict is inconclusive whatever the rest
+   * shows: leaving rows out can move a verdict either way.
+   */
+  unverifiedLog?: RefusedLogRowsSummary;
 }
 
 export interface CanaryAnalysisOptions {
@@ -335,6 +342,8 @@ export interface CanaryEvidence {
   shift: ScoreShift;
   /** The outcomes' bars were refused (outcomes.ts): no pair was labelled. */
   unverifiedBars?: RefusedBarsSummary;
+  /** Log rows were refused (log-aggregates.ts): left out of everything above. */
+  unverifiedLog?: RefusedLogRowsSummary;
 }
 
 /** The requests of one symbol-day both variants answered: the unit a pair is. */
@@ -507,7 +516,7 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
 
 /** The evidence of the rows logged from `since` (to query.until), and the lags of the versions found in them. */
 async function evidenceInStore(store: Database, query: CanaryStoreQuery, since: string, thresholds: CanaryThresholds, tallies: TallyOptions): Promise<{ evidence: CanaryEvidence; lags: number }> {
-  const cells = await streamCells(store, { model: query.model, since, until: query.until }, canaryStream(query), tallies);
+  const { cells, unverifiedLog } = await streamCells(store, { model: query.model, since, until: query.until }, canaryStream(query), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
     const [kind, cv, rv, symbol, canaryAsOf, referenceAsOf] = parseCellKey(key);
@@ -519,7 +528,7 @@ async function evidenceInStore(store: Database, query: CanaryStoreQuery, since: 
   const { labels, unverifiedBars } = await verifiedLabelStates(store, query.model, keys, specs);
   const lags = query.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
   const evidence = canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile);
-  return { evidence: unverifiedBars ? { ...evidence, unverifiedBars } : evidence, lags };
+  return { evidence: { ...evidence, ...(unverifiedBars ? { unverifiedBars } : {}), ...(unverifiedLog ? { unverifiedLog } : {}) }, lags };
 }
 
 /**
@@ -649,6 +658,8 @@ export function hitRateClusters(daySums: readonly number[], dayPairs: readonly n
   return clusters;
 }
 
+const logRefused = (refused: RefusedLogRowsSummary) => `not judged: the window holds prediction log rows MODEL_SIGNING_KEY does not vouch for, left out of every count (${refused.reason})`;
+
 const evidenceText = (e: number) => (e >= 1e6 ? e.toExponential(2) : e >= 100 ? e.toFixed(0) : e.toFixed(2));
 
 /** The verdict on evidence from either source: serving health and shift from the step's, the hit rate from the rollout's. */
@@ -683,12 +694,13 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
     widenEvidence: widening.evidence,
   };
   const unverifiedBars = rollout.unverifiedBars ?? step.unverifiedBars;
-  const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons, ...(unverifiedBars ? { unverifiedBars } : {}) });
+  const unverifiedLog = rollout.unverifiedLog ?? step.unverifiedLog;
+  const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons, ...(unverifiedBars ? { unverifiedBars } : {}), ...(unverifiedLog ? { unverifiedLog } : {}) });
 
   const failures: string[] = [];
   const notes: string[] = [];
   if (inTraining > 0) notes.push(`${inTraining} paired symbol-day${inTraining === 1 ? '' : 's'} dated on or before a version's last training day left out (their outcomes may be rows it learnt from: features replayed or asked for old dates)`);
-  if (canaryStats.predictions === 0) return result('inconclusive', [`no predictions of variant "${canary}" in the window: is traffic routed to it?`]);
+  if (canaryStats.predictions === 0) return result('inconclusive', [...(unverifiedLog ? [logRefused(unverifiedLog)] : []), `no predictions of variant "${canary}" in the window: is traffic routed to it?`]);
   const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { subject: 'canary', reference });
   failures.push(...serving.failures);
   notes.push(...serving.notes);
@@ -718,6 +730,8 @@ function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: Can
       : `paired hit rate over the rollout canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} (difference ${(100 * (paired.difference as number)).toFixed(1)} points) on ${pairs} symbol-days over ${days} day${days === 1 ? '' : 's'} in ${harm.clusters} cluster${harm.clusters === 1 ? '' : 's'} of ${cluster}; evidence the canary is worse ${evidenceText(harm.evidence)}, evidence it is less than ${(100 * margin).toFixed(1)} points worse ${evidenceText(within.evidence)} (each decides at 1/alpha = ${evidenceText(bound)})${decision === 'widen' ? `, evidence it is less than ${(200 * margin).toFixed(1)} points worse ${evidenceText(widening.evidence)} (widens at ${evidenceText(widenBound)})` : ''}`;
   if (harm.evidence >= bound) failures.push(`${hitText}: the canary is worse (evidence ${evidenceText(harm.evidence)} ≥ ${evidenceText(bound)})`);
   const hitRateRefused = unverifiedBars ? `hit rate not judged: no outcome is measured on bars MODEL_SIGNING_KEY does not vouch for (${unverifiedBars.reason})` : undefined;
+  // Rows left out can move any part of the verdict either way: neither passed nor failed while they are in the window.
+  if (unverifiedLog) return result('inconclusive', [logRefused(unverifiedLog), ...failures, ...(hitRateRefused ? [hitRateRefused] : []), ...notes]);
   if (failures.length > 0) return result('fail', hitRateRefused ? [...failures, hitRateRefused] : failures);
   // Neither passed nor failed on outcomes from edited bars: held until they are imported again.
   if (hitRateRefused) return result('inconclusive', [hitRateRefused, ...notes]);

@@ -25,6 +25,15 @@
  * differ from a row-by-row sum in the last bits). A stream's `definition` names its cell layout, so
  * totals kept in an earlier layout (per-request score histograms, binned-shift.ts) are never read
  * as the current one.
+ *
+ * Signing. With MODEL_SIGNING_KEY (the store handle's `signing`) every row an aggregation counts is
+ * checked first (lib/serving/prediction-log-signature.ts): the tail after the watermark is read once
+ * more in JS and a row no held key vouches for is left out of every query (by id) and reported
+ * (`unverifiedLog`). A fold stops before the first refused row of its range, so a refused row stays
+ * in the tail, and reported, for as long as it is stored. The folded totals are signed per stream
+ * (STREAM_SCHEME: the watermark, the folded count and every cell) by the fold that writes them, and
+ * a read whose stream's signature does not hold folds the window again from the log: cells are a
+ * cache of verified rows, never evidence of their own.
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
@@ -34,6 +43,8 @@ import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { DatabaseSchema } from '../store/schema';
 import { refusedBarsSummary, UnverifiedBarsError, type RefusedBarsSummary } from '../store/bar-signature';
+import { hmacSha256Hex, sameMac, signingKeyId, verificationKeysOf, type VerificationKeys } from '../registry/row-signature';
+import { CHECKED_LOG_COLUMNS, LogRowVerifier, type RefusedLogRowsSummary, type StoredLogRow } from '../serving/prediction-log-signature';
 import { labelSpecsOf, outcomesOfKeys, predictionLogQuerySchema, type OutcomeKey, type PredictionLogQuery } from './outcomes';
 
 /** Buckets of the probability histograms: 2^14, each 1/16384 ≈ 6·10⁻⁵ wide. */
@@ -45,6 +56,12 @@ const LOGGING_DELAY_BOUND_US = 86_400_000_000;
 /** Streams not analysed for this long are dropped with their cells. */
 const STREAM_RETENTION_US = 30 * 86_400_000_000;
 const CELLS_PER_INSERT = 500;
+/** Rows per read of a range's check. */
+const CHECKED_ROWS_PER_READ = 5000;
+/** Refused rows left out by id at most; beyond, the unfolded rows are not counted at all (and the refusal says so). */
+const MAX_EXCLUDED_ROWS = 5000;
+/** Names the signed text of a stream's totals; unlike every other record's, so no MAC is valid as another's. */
+export const STREAM_SCHEME = 'mlp-analysis-stream-v1';
 
 /**
  * Label state of a key: its outcome (0 or 1), matured without a label, or not matured yet.
@@ -127,7 +144,8 @@ function addCells(into: Cells, cells: readonly Cell[]): void {
   }
 }
 
-function logWindow(db: Db, driver: Database['driver'], model: string, since: string | undefined, until: string | undefined): LogWindow {
+/** `excluded`: ids of refused rows, left out of every query over the window. */
+function logWindow(db: Db, driver: Database['driver'], model: string, since: string | undefined, until: string | undefined, excluded: readonly string[] = []): LogWindow {
   const mysql = driver === 'mysql';
   return {
     driver,
@@ -136,6 +154,7 @@ function logWindow(db: Db, driver: Database['driver'], model: string, since: str
       const parts = [sql`${sql.ref(`${alias}.model`)} = ${model}`];
       if (since !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} >= ${since}`);
       if (until !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} < ${until}`);
+      if (excluded.length > 0) parts.push(sql`${sql.ref(`${alias}.id`)} not in (${sql.join([...excluded])})`);
       return sql.join(parts, sql` and `);
     },
     from: (alias, index) =>
@@ -160,33 +179,51 @@ function logWindow(db: Db, driver: Database['driver'], model: string, since: str
  * (now − SETTLE_LAG), plus the rows logged since. See the header for why this equals an aggregation
  * of every row of the window.
  */
-export async function streamCells(store: Database, query: PredictionLogQuery, spec: StreamSpec, options: TallyOptions = {}): Promise<Cells> {
+/** A stream's cells, and with a key the rows of the window left out because no held key vouches for them. */
+export interface StreamTotals {
+  cells: Cells;
+  unverifiedLog?: RefusedLogRowsSummary;
+}
+
+export async function streamCells(store: Database, query: PredictionLogQuery, spec: StreamSpec, options: TallyOptions = {}): Promise<StreamTotals> {
   const parsed = predictionLogQuerySchema.safeParse(query);
   if (!parsed.success) throw new BadInputError(`invalid prediction log query: ${describeValidationError(parsed.error)}`);
   const { model, since, until } = parsed.data;
   const id = createHash('sha256')
     .update(JSON.stringify({ model, since: since ?? null, until: until ?? null, ...spec.definition }))
     .digest('hex');
-  const read = async (): Promise<Cells | undefined> => {
-    await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US);
+  const keys = verificationKeysOf(store.signing);
+  const read = async (): Promise<StreamTotals | undefined> => {
+    await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US, keys);
     const mysql = store.driver === 'mysql';
     return store.db.connection().execute(async (db) => {
       // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
       await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
       try {
         // Gone: another analysis found its cells wrong and is folding the window again.
-        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n']).where('id', '=', id).executeTakeFirst();
+        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id']).where('id', '=', id).executeTakeFirst();
         if (!stream) return undefined;
-        const cells: Cells = new Map();
+        const cells = await storedCells(db, id);
         let stored = 0;
-        for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) {
-          cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
-          stored += Number(c.n);
-        }
+        for (const c of cells.values()) stored += c.n;
         // Cells that no longer hold what the folds added (emptied, or counts edited): not evidence.
         if (stream.folded_n !== null && stream.folded_n !== undefined && stored !== Number(stream.folded_n)) return undefined;
-        addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until), { from: Number(stream.folded_until) }));
-        return cells;
+        // With a key, totals its signature does not vouch for (edited, or folded without the key): not evidence either.
+        if (keys && !streamSignatureHolds(keys, id, stream, cells)) return undefined;
+        const from = Number(stream.folded_until);
+        const plain = logWindow(db, store.driver, model, since, until);
+        if (!keys) {
+          addCells(cells, await spec.aggregate(plain, { from }));
+          return { cells };
+        }
+        const verifier = new LogRowVerifier(keys);
+        await checkRange(plain, verifier, { from });
+        const refused = verifier.refusedIds;
+        // Past MAX_EXCLUDED_ROWS, the rows after the watermark are not counted at all (the refusal says so).
+        if (refused.length <= MAX_EXCLUDED_ROWS) addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until, refused), { from }));
+        const unverifiedLog = await verifier.summary(db, model);
+        if (unverifiedLog && refused.length > MAX_EXCLUDED_ROWS) unverifiedLog.reason += ` More than ${MAX_EXCLUDED_ROWS} rows were refused, so no row logged after the last fold is counted.`;
+        return { cells, ...(unverifiedLog ? { unverifiedLog } : {}) };
       } finally {
         // Nothing was written; ending the snapshot is all commit does here.
         await sql.raw('commit').execute(db);
@@ -207,22 +244,32 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
 }
 
 /** Adds the settled rows logged since the stream's watermark to its stored cells (no-op when another analysis just did). */
-async function fold(store: Database, id: string, w: LogWindow, since: string | undefined, spec: StreamSpec, settleLagUs: number): Promise<void> {
+async function fold(store: Database, id: string, w: LogWindow, since: string | undefined, spec: StreamSpec, settleLagUs: number, keys: VerificationKeys | undefined): Promise<void> {
   const now = Number((await sql<{ now: number }>`select ${dbClockMicros(store.driver)} as ${sql.ref('now')}`.execute(store.db)).rows[0].now);
   const nowText = new Date(now / 1000).toISOString();
   let stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirst();
   if (!stream) {
     // A new stream starts before its window's first possible row.
     const start = since === undefined ? 0 : Math.max(0, Date.parse(since.length === 10 ? `${since}T00:00:00Z` : since) * 1000 - LOGGING_DELAY_BOUND_US);
-    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText });
+    const signature = keys === undefined ? {} : streamSignatureColumns(keys, id, start, 0, new Map());
+    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText, ...signature });
     if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('analysis_streams.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
     stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
   }
   const from = Number(stream.folded_until);
-  const to = now - settleLagUs;
+  let to = now - settleLagUs;
   if (to <= from) return;
+  if (keys) {
+    // Only verified rows are folded: the fold stops before the first refused row of its range,
+    // which stays after the watermark (read, left out and reported by every analysis).
+    const verifier = new LogRowVerifier(keys);
+    await checkRange(w, verifier, { from, to });
+    if (verifier.firstRefusedLoggedAt !== undefined) to = Math.min(to, verifier.firstRefusedLoggedAt);
+    if (to <= from) return;
+  }
   const cells = await spec.aggregate(w, { from, to });
+  if (keys) return foldSigned(store, id, keys, { from, to }, cells, nowText);
   await store.db.transaction().execute(async (tx) => {
     // Only the analysis that moves the watermark adds its cells: a concurrent one folded the same rows.
     const added = cells.reduce((n, c) => n + c.n, 0);
@@ -246,15 +293,102 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
           .execute();
       }
     }
-    // Streams of rollouts long over: their cells are never read again.
-    const stale = new Date((now - STREAM_RETENTION_US) / 1000).toISOString();
-    const old = await tx.selectFrom('analysis_streams').select('id').where('updated_at', '<', stale).limit(100).execute();
-    if (old.length > 0) {
-      const ids = old.map((s) => s.id);
-      await tx.deleteFrom('analysis_cells').where('stream', 'in', ids).execute();
-      await tx.deleteFrom('analysis_streams').where('id', 'in', ids).execute();
-    }
+    await dropStaleStreams(tx, nowText);
   });
+}
+
+/** Streams of rollouts long over: their cells are never read again. */
+async function dropStaleStreams(tx: Db, nowText: string): Promise<void> {
+  const stale = new Date(Date.parse(nowText) - STREAM_RETENTION_US / 1000).toISOString();
+  const old = await tx.selectFrom('analysis_streams').select('id').where('updated_at', '<', stale).limit(100).execute();
+  if (old.length > 0) {
+    const ids = old.map((s) => s.id);
+    await tx.deleteFrom('analysis_cells').where('stream', 'in', ids).execute();
+    await tx.deleteFrom('analysis_streams').where('id', 'in', ids).execute();
+  }
+}
+
+/**
+ * A fold under a key: in one transaction holding the stream's row, the stored totals are checked
+ * against the stream's signature, the new cells added to them, and the totals written back whole
+ * and signed. Totals the signature does not vouch for are left as they are: the read that follows
+ * finds them wrong and folds the window again from the log.
+ */
+async function foldSigned(store: Database, id: string, keys: VerificationKeys, range: { from: number; to: number }, cells: readonly Cell[], nowText: string): Promise<void> {
+  await store.db.transaction().execute(async (tx) => {
+    let q = tx.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id']).where('id', '=', id);
+    if (store.driver === 'mysql') q = q.forUpdate();
+    const stream = await q.executeTakeFirst();
+    // Gone, or another analysis folded these rows first.
+    if (!stream || Number(stream.folded_until) !== range.from) return;
+    const stored = await storedCells(tx, id);
+    if (!streamSignatureHolds(keys, id, stream, stored)) return;
+    const added = new Map<string, CellSums>();
+    addCells(added, cells);
+    let n = Number(stream.folded_n ?? 0);
+    for (const [k, sums] of added) {
+      const was = stored.get(k);
+      const now = was ? { n: was.n + sums.n, s1: was.s1 + sums.s1, s2: was.s2 + sums.s2 } : sums;
+      stored.set(k, now);
+      added.set(k, now);
+      n += sums.n;
+    }
+    await tx
+      .updateTable('analysis_streams')
+      .set({ folded_until: range.to, folded_n: n, updated_at: nowText, ...streamSignatureColumns(keys, id, range.to, n, stored) })
+      .where('id', '=', id)
+      .execute();
+    const values = [...added].map(([cell, c]) => ({ stream: id, cell, n: c.n, s1: c.s1, s2: c.s2 }));
+    for (let i = 0; i < values.length; i += CELLS_PER_INSERT) {
+      const insert = tx.insertInto('analysis_cells').values(values.slice(i, i + CELLS_PER_INSERT));
+      if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ n: sql`values(n)`, s1: sql`values(s1)`, s2: sql`values(s2)` }).execute();
+      else await insert.onConflict((oc) => oc.columns(['stream', 'cell']).doUpdateSet({ n: sql`excluded.n`, s1: sql`excluded.s1`, s2: sql`excluded.s2` })).execute();
+    }
+    await dropStaleStreams(tx, nowText);
+  });
+}
+
+async function storedCells(db: Db, id: string): Promise<Cells> {
+  const cells: Cells = new Map();
+  for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
+  return cells;
+}
+
+/** The signed text of a stream's totals: its id, watermark, folded count and every cell, in key order. */
+function streamText(id: string, foldedUntil: number, foldedN: number, cells: Cells): string {
+  const lines = [...cells].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, c]) => `${k}\t${String(c.n)}\t${String(c.s1)}\t${String(c.s2)}`);
+  return `${STREAM_SCHEME}\n${id}\n${String(foldedUntil)}\n${String(foldedN)}\n${lines.join('\n')}`;
+}
+
+function streamSignatureColumns(keys: VerificationKeys, id: string, foldedUntil: number, foldedN: number, cells: Cells): { signature: string; signature_key_id: string } {
+  const key = typeof keys === 'string' ? keys : keys.signingKey;
+  return { signature: hmacSha256Hex(key, streamText(id, foldedUntil, foldedN, cells)), signature_key_id: signingKeyId(key) };
+}
+
+/** Whether the stream's stored signature is the current key's over its stored totals (a previous key's folds again: cheap, and re-signs). */
+function streamSignatureHolds(keys: VerificationKeys, id: string, stream: { folded_until: number; folded_n?: number | null; signature?: string | null; signature_key_id?: string | null }, cells: Cells): boolean {
+  if (stream.signature === null || stream.signature === undefined || stream.folded_n === null || stream.folded_n === undefined) return false;
+  const expected = streamSignatureColumns(keys, id, Number(stream.folded_until), Number(stream.folded_n), cells);
+  return stream.signature_key_id === expected.signature_key_id && sameMac(String(stream.signature), expected.signature);
+}
+
+/**
+ * Checks every row of the window in `range` (records the refused in `verifier`), in pages by
+ * (logged_at, id) so a long unfolded tail is never held whole.
+ */
+async function checkRange(w: LogWindow, verifier: LogRowVerifier, range: LoggedRange): Promise<void> {
+  const columns = sql.join(CHECKED_LOG_COLUMNS.map((c) => sql.ref(`p.${c}`)));
+  let after: { at: number; id: string } | undefined;
+  for (;;) {
+    const page = after === undefined ? sql`1 = 1` : sql`(p.logged_at > ${after.at} or (p.logged_at = ${after.at} and p.id > ${after.id}))`;
+    const rows = await w.rows(
+      sql<StoredLogRow & { logged_at: number }>`select ${columns} from ${w.from('p', 'logged')} where ${w.where('p')} and ${w.logged('p', range)} and ${page} order by p.logged_at, p.id limit ${sql.lit(CHECKED_ROWS_PER_READ)}`,
+    );
+    for (const r of rows) verifier.check(r);
+    if (rows.length < CHECKED_ROWS_PER_READ) return;
+    const last = rows[rows.length - 1];
+    after = { at: Number(last.logged_at), id: last.id };
+  }
 }
 
 /** The label state of each key (version, symbol, asOf) in `keys`, by `labelKey`; `specs`: the versions' label specs when the caller has loaded them (labelSpecsOf). */

@@ -1,0 +1,196 @@
+/**
+ * With MODEL_SIGNING_KEY every prediction_log row is signed by the API's log writer, and the
+ * analyses count no row whose signature does not hold: flipping the logged classes by SQL (no key)
+ * turned a passing canary into a failing one and the A/B report into "stop-winner champion". Now the
+ * verdict over such a window is inconclusive and names the rows; totals folded from verified rows
+ * keep their honest values, and totals edited in analysis_cells are folded again from the log.
+ * Without a key nothing changes. Both drivers.
+ */
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { abReportInStore } from '../../lib/deployment/ab-report';
+import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
+import { withLabelVerification } from '../../lib/deployment/outcomes';
+import { registerModel, signModelVersion } from '../../lib/registry/model-registry';
+import { PredictionLogWriter, type PredictionLogEntry } from '../../lib/serving/prediction-log';
+import { upsertBars } from '../../lib/store/bars';
+import { openDatabase, type Database } from '../../lib/store/database';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+
+const MODEL = 'signed-prediction-log';
+const KEY = 'prediction-log-signature-key-0123456789abcd';
+const signing = { signingKey: KEY };
+const SINCE = '2024-03-01T00:00:00.000Z';
+const SYMBOLS = ['AAA', 'BBB', 'CCC'];
+const DATES = (() => {
+  const out: string[] = [];
+  for (let d = new Date('2024-01-02T00:00:00Z'); d < new Date('2024-03-01T00:00:00Z'); d.setUTCDate(d.getUTCDate() + 1)) {
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) out.push(d.toISOString().slice(0, 10));
+  }
+  return out;
+})();
+
+async function register(store: Database, dir: string, key: string): Promise<number> {
+  const label = { kind: 'direction', horizon: 1, deadZone: 0 };
+  const { version: FS, columns } = await saveTestFeatureSet(store, returnsFeatureSet('signed-log', 3));
+  const d = separable(100, 3, 1);
+  const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
+  const v = await registerModel(store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: FS, label, ...UNTRACKED_REGISTRATION, registrationKey: key });
+  await signModelVersion(store, localArtifactStore(dir), MODEL, v.version, signing, { acceptEdit: true });
+  return v.version;
+}
+
+/** Closes alternating up and down; the canary predicts the move, the champion its opposite. */
+function bars() {
+  return SYMBOLS.flatMap((symbol) => DATES.map((date, i) => ({ symbol, date, open: 100 + (i % 2), high: 102, low: 99, close: 100 + ((i + 1) % 2), volume: 1000 })));
+}
+
+/** Both variants answer every request; each serves every other one. */
+function entries(versions: { champion: number; canary: number }): PredictionLogEntry[] {
+  const out: PredictionLogEntry[] = [];
+  let n = 0;
+  for (const symbol of SYMBOLS) {
+    for (const [i, asOf] of DATES.slice(0, -1).entries()) {
+      const up = (i + 1) % 2 === 0 ? 1 : 0; // the next session's move: up when its close is 101
+      const createdAt = new Date(Date.parse(SINCE) + n * 1000).toISOString();
+      const requestId = `q${String(n++).padStart(4, '0')}`;
+      const row = (variant: string, version: number, cls: number, served: boolean): PredictionLogEntry => ({ id: `${requestId}:${variant}`, requestId, model: MODEL, version, variant, served, symbol, routingKey: symbol, asOf, probability: cls === 1 ? 0.7 : 0.3, predictedClass: cls, latencyUs: 1000, error: null, createdAt });
+      out.push(row('champion', versions.champion, 1 - up, n % 2 === 0), row('canary', versions.canary, up, n % 2 === 1));
+    }
+  }
+  return out;
+}
+
+async function log(store: Database, rows: readonly PredictionLogEntry[]): Promise<void> {
+  const writer = new PredictionLogWriter(store, { flushMs: 10_000, batchRows: 100_000 });
+  writer.append(rows);
+  await writer.close();
+  expect(writer.stats()).toMatchObject({ written: rows.length, rejected: 0, dropped: 0 });
+}
+
+describe.each(DRIVERS)('signed prediction log (%s)', (_driver, create) => {
+  let t: TestDatabase;
+  let signed: Database;
+  const dir = tempDir('mlp-signed-log-');
+  const verify = { signing, artifacts: localArtifactStore(dir) };
+  let versions: { champion: number; canary: number };
+
+  async function setUp(opts: { unsignedLog?: boolean } = {}) {
+    t = await create();
+    signed = await openDatabase(t.url, { signing });
+    await upsertBars(signed, bars());
+    versions = { champion: await register(signed, dir, 'k-champion'), canary: await register(signed, dir, 'k-canary') };
+    await log(opts.unsignedLog ? t.store : signed, entries(versions));
+  }
+  afterEach(async () => {
+    await signed.close();
+    await t.drop();
+  });
+  const canary = (store: Database = signed, tallies = {}) =>
+    withLabelVerification(verify, () => analyseCanaryInStore(store, { model: MODEL, since: SINCE, canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 20 } }, tallies));
+  const ab = (store: Database = signed) => withLabelVerification(verify, () => abReportInStore(store, { model: MODEL, since: SINCE, variants: ['champion', 'canary'], minSamplesPerVariant: 10 }));
+  const flip = (where?: (q: ReturnType<typeof update>) => ReturnType<typeof update>) => (where ? where(update()) : update()).execute();
+  const update = () => t.store.db.updateTable('prediction_log').set((eb) => ({ predicted_class: eb(eb.val(1), '-', eb.ref('predicted_class')), probability: eb(eb.val(1), '-', eb.ref('probability')) }));
+
+  it('signs every row it writes, and the honest log passes the canary', async () => {
+    await setUp();
+    const rows = await t.store.db.selectFrom('prediction_log').select(['signature', 'signature_key_id']).execute();
+    expect(rows.length).toBe(2 * SYMBOLS.length * (DATES.length - 1));
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(String(r.signature)) && r.signature_key_id !== null)).toBe(true);
+    const a = await canary();
+    expect(a.verdict).toBe('pass');
+    expect(a.unverifiedLog).toBeUndefined();
+  });
+
+  it('classes flipped by SQL: neither the canary nor the A/B report decides, and both name the rows', async () => {
+    await setUp();
+    await flip();
+    const a = await canary();
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.unverifiedLog?.rows).toBe(2 * SYMBOLS.length * (DATES.length - 1));
+    expect(a.unverifiedLog?.problems).toEqual(['edited']);
+    expect(a.reasons[0]).toMatch(/prediction_log rows are not vouched for by MODEL_SIGNING_KEY/);
+    expect(a.reasons[0]).toContain('AAA');
+    // Nothing edited is counted.
+    expect(a.paired.pairs).toBe(0);
+    const r = await ab();
+    expect(r.decision).toBe('continue');
+    expect(r.winner ?? null).toBeNull();
+    expect(r.unverifiedLog?.rows).toBe(2 * SYMBOLS.length * (DATES.length - 1));
+    expect(r.reasons[0]).toMatch(/prediction_log rows are not vouched for/);
+  });
+
+  it('a few edited rows are left out and named; the verdict waits', async () => {
+    await setUp();
+    await flip((q) => q.where('symbol', '=', 'BBB').where('variant', '=', 'canary').where('as_of', '<', '2024-01-20'));
+    const a = await canary();
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.unverifiedLog?.symbols).toEqual(['BBB']);
+    expect(a.unverifiedLog?.rows).toBe(DATES.filter((d) => d < '2024-01-20').length);
+    // The rest is still counted (each refused canary row takes its pair out).
+    expect(a.paired.pairs).toBe(SYMBOLS.length * (DATES.length - 1) - (a.unverifiedLog?.rows ?? 0));
+  });
+
+  it('an edit with its signature removed counts as an edit, not as a row from before signing', async () => {
+    await setUp();
+    await flip((q) => q.where('symbol', '=', 'CCC'));
+    await t.store.db.updateTable('prediction_log').set({ signature: null, signature_key_id: null }).where('symbol', '=', 'CCC').execute();
+    const a = await canary();
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.unverifiedLog?.problems).toEqual(['edited']);
+    expect(a.unverifiedLog?.reason).toMatch(/signature was removed/);
+  });
+
+  it('rows logged before signing began: refused as unsigned (a warning), not as edits', async () => {
+    await setUp({ unsignedLog: true });
+    const a = await canary();
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.unverifiedLog?.problems).toEqual(['unsigned']);
+  });
+
+  it('totals folded from verified rows keep their values after the rows are edited; edited totals are folded again', async () => {
+    await setUp();
+    const folded = await canary(signed, { settleLagUs: 0 });
+    expect(folded.verdict).toBe('pass');
+    // The rows are in the signed totals now; an edit of them changes nothing already counted.
+    await flip();
+    const after = await canary(signed, { settleLagUs: 0 });
+    expect(after.verdict).toBe('pass');
+    expect(after.paired.canaryHitRate).toBe(folded.paired.canaryHitRate);
+    // Editing the totals themselves (keeping every count) is found, and the window folded again from
+    // the log, whose edited rows are then refused.
+    const streams = await t.store.db.selectFrom('analysis_streams').select('id').execute();
+    expect(streams.length).toBeGreaterThan(0);
+    const cells = await t.store.db.selectFrom('analysis_cells').select(['stream', 'cell', 'n', 's1', 's2']).execute();
+    for (const c of cells) {
+      const key = JSON.parse(c.cell) as Array<string | number>;
+      if (key[0] !== 'k') continue;
+      // Swap the predicted classes of the pair cell: canary right ⇄ wrong.
+      const swapped = JSON.stringify([...key.slice(0, 6), 1 - Number(key[6]), 1 - Number(key[7])]);
+      await t.store.db.updateTable('analysis_cells').set({ cell: swapped }).where('stream', '=', c.stream).where('cell', '=', c.cell).execute();
+    }
+    const forged = await canary(signed, { settleLagUs: 0 });
+    expect(forged.verdict).not.toBe('fail');
+    expect(forged.verdict).toBe('inconclusive');
+    expect(forged.unverifiedLog?.problems).toEqual(['edited']);
+  });
+
+  it('without a key nothing is signed or checked (the edit is read as logged)', async () => {
+    t = await create();
+    signed = await openDatabase(t.url, {});
+    await upsertBars(t.store, bars());
+    versions = { champion: await register(t.store, dir, 'k-champion'), canary: await register(t.store, dir, 'k-canary') };
+    await log(t.store, entries(versions));
+    const rows = await t.store.db.selectFrom('prediction_log').select('signature').execute();
+    expect(rows.every((r) => r.signature === null)).toBe(true);
+    const keyless = () => withLabelVerification({ artifacts: localArtifactStore(dir) }, () => analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 20 } }));
+    expect((await keyless()).verdict).toBe('pass');
+    await flip();
+    const a = await keyless();
+    expect(a.verdict).toBe('fail');
+    expect(a.unverifiedLog).toBeUndefined();
+  });
+});
