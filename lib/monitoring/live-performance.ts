@@ -24,6 +24,7 @@ import { studentTQuantile } from '../stats/distributions';
 import { GUARD_MIN_CLUSTERS } from '../training/guards';
 import { rng } from '../random';
 import type { RefusedBarsSummary } from '../store/bar-signature';
+import type { RefusedLogRowsSummary } from '../serving/prediction-log-signature';
 import { roundSignificant } from './binning';
 import type { LiveBook } from './live-book';
 
@@ -170,6 +171,8 @@ export interface LivePerformance {
   promised: BacktestPromise;
   /** Why nothing was judged (status unavailable): the refused bars; the bars_unverified rule alerts. */
   unverifiedBars?: RefusedBarsSummary;
+  /** Why nothing was judged (status unavailable): the refused prediction log rows; the predictions_unverified rule alerts. */
+  unverifiedLog?: RefusedLogRowsSummary;
 }
 
 const r4 = (x: number) => roundSignificant(x, 4);

@@ -8,14 +8,17 @@
  * With MODEL_SIGNING_KEY the bars outcomes and returns are measured on are checked (bar-signature.ts,
  * the key given, else the store handle's): closes edited after serving would silence or trigger the
  * live accuracy, book and return alarms. A refused bar leaves no sample, return or book at all
- * (`unverifiedBars` says which), never a verdict on the rest as if it did not exist.
+ * (`unverifiedBars` says which), never a verdict on the rest as if it did not exist. The log rows
+ * themselves are checked too (prediction-log-signature.ts): a refused row is left out, and
+ * `unverifiedLog` says which (live performance is then not judged: model-report.ts).
  */
 import { groupBy } from '../group-by';
 import type { BarSeries } from '../market-data/bar';
 import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
 import { sessionHorizons, tradableReturn } from '../labels/labels';
 import type { ModelVersion } from '../registry/model-registry';
-import type { RowSigning } from '../registry/row-signature';
+import { verificationKeysOf, type RowSigning } from '../registry/row-signature';
+import { CHECKED_LOG_COLUMNS, LogRowVerifier, type RefusedLogRowsSummary } from '../serving/prediction-log-signature';
 import { barChecking, refusedBarsSummary, UnverifiedBarsError, type RefusedBarsSummary } from '../store/bar-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
@@ -36,6 +39,8 @@ export interface LivePredictions {
   bars: BarSeries[];
   /** With a key: bars of the predicted symbols no held key vouches for. Then samples and bars are empty: nothing is judged on outcomes. */
   unverifiedBars?: RefusedBarsSummary;
+  /** With a key: log rows of the version no held key vouches for, left out of everything above. */
+  unverifiedLog?: RefusedLogRowsSummary;
 }
 
 interface GroupedPrediction {
@@ -43,6 +48,33 @@ interface GroupedPrediction {
   asOf: string;
   probability: number;
   served: boolean;
+}
+
+/**
+ * With a key, the rows are read one by one and checked, and the refused left out (grouped here as
+ * the SQL does: mean probability, served if any was).
+ */
+async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifier, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
+  let q = store.db
+    .selectFrom('prediction_log')
+    .select([...CHECKED_LOG_COLUMNS])
+    .where('model', '=', model)
+    .where('version', '=', version)
+    .where('created_at', '>=', since)
+    .where('probability', 'is not', null)
+    .where('error', 'is', null);
+  if (until !== undefined) q = q.where('created_at', '<', until);
+  const groups = new Map<string, { symbol: string; asOf: string; sum: number; n: number; served: boolean }>();
+  for (const r of await q.execute()) {
+    if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null })) continue;
+    const k = `${r.as_of}\u0000${r.symbol}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { symbol: r.symbol, asOf: r.as_of, sum: 0, n: 0, served: false }));
+    g.sum += Number(r.probability);
+    g.n++;
+    g.served ||= Number(r.served) === 1;
+  }
+  return [...groups.values()].sort((a, b) => (a.asOf < b.asOf ? -1 : a.asOf > b.asOf ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0)).map((g) => ({ symbol: g.symbol, asOf: g.asOf, probability: g.sum / g.n, served: g.served }));
 }
 
 async function groupedPredictions(store: Database, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
@@ -91,7 +123,10 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
  */
 export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string; after?: string }, signing?: RowSigning): Promise<LivePredictions> {
   const verify = barChecking(store, signing);
-  const all = await groupedPredictions(store, version.name, version.version, window.since, window.until);
+  const keys = verificationKeysOf(verify);
+  const verifier = keys === undefined ? undefined : new LogRowVerifier(keys);
+  const all = verifier ? await checkedGroupedPredictions(store, verifier, version.name, version.version, window.since, window.until) : await groupedPredictions(store, version.name, version.version, window.since, window.until);
+  const unverifiedLog = await verifier?.summary(store.db, version.name);
   const after = window.after;
   const grouped = after === undefined ? all : all.filter((g) => g.asOf > after);
   const spec = labelSpecOf(version);
@@ -137,5 +172,6 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     inTraining: all.length - grouped.length,
     bars: unverifiedBars ? [] : series,
     ...(unverifiedBars ? { unverifiedBars } : {}),
+    ...(unverifiedLog ? { unverifiedLog } : {}),
   };
 }

@@ -274,7 +274,10 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   const withTraining = predictions.inTraining > 0 ? { ...judged, reasons: [...judged.reasons, `${predictions.inTraining} predictions dated on or before ${trainedThrough}, the last day the version trained on, are left out: it may have learnt their outcomes`] } : judged;
   // Bars no held key vouches for: no hit rate, book or return is judged (the bars_unverified rule says so).
   const refusedBars = predictions.unverifiedBars;
-  const performance: LivePerformance = refusedBars ? { ...withTraining, status: 'unavailable', severity: null, reasons: [`not judged: no outcome, return or book is measured on bars MODEL_SIGNING_KEY does not vouch for: ${refusedBars.reason}`], unverifiedBars: refusedBars } : withTraining;
+  const barsChecked: LivePerformance = refusedBars ? { ...withTraining, status: 'unavailable', severity: null, reasons: [`not judged: no outcome, return or book is measured on bars MODEL_SIGNING_KEY does not vouch for: ${refusedBars.reason}`], unverifiedBars: refusedBars } : withTraining;
+  // Log rows no held key vouches for were left out: a verdict on the rest could go either way (the predictions_unverified rule says so).
+  const refusedLog = predictions.unverifiedLog;
+  const performance: LivePerformance = refusedLog ? { ...barsChecked, status: 'unavailable', severity: null, reasons: [`not judged: the window holds prediction log rows MODEL_SIGNING_KEY does not vouch for, left out: ${refusedLog.reason}`, ...(refusedBars ? barsChecked.reasons : [])], unverifiedLog: refusedLog } : barsChecked;
 
   // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
   const newest = await newestBarDates(store, symbols);

@@ -138,6 +138,18 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /**
+   * With MODEL_SIGNING_KEY: prediction_log rows of a served version that no held key vouches for
+   * (classes or scores edited after the API logged them, say). They are left out and live
+   * performance is `unavailable`: a verdict on the rest could silence or trigger performance_degraded.
+   */
+  predictions_unverified: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   /** The stored copy of a served version's artifact is missing, or of another size or sha256 (lib/monitoring/served-artifacts.ts). */
   artifact_damaged: z
     .object({
@@ -363,6 +375,21 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
         message: `${report.model} v${report.version}${role}: live performance is not judged: ${refusedBars.reason}`.slice(0, 4000),
         evidence: { reportId: report.id, bars: refusedBars.bars, symbols: refusedBars.symbols, problems: refusedBars.problems },
         cooldownSeconds: rules.bars_unverified.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
+  }
+  const refusedLog = perf.unverifiedLog;
+  if (rules.predictions_unverified.enabled && refusedLog) {
+    findings.push({
+      alert: {
+        rule: 'predictions_unverified',
+        severity: refusedLog.problems.every((p) => p === 'unsigned') ? 'warning' : rules.predictions_unverified.severity,
+        subject: `prediction log of model ${report.model}`.slice(0, 255),
+        message: `${report.model} v${report.version}${role}: live performance is not judged: ${refusedLog.reason}`.slice(0, 4000),
+        evidence: { reportId: report.id, rows: refusedLog.rows, symbols: refusedLog.symbols, problems: refusedLog.problems, examples: refusedLog.examples },
+        cooldownSeconds: rules.predictions_unverified.cooldownSeconds,
       },
       retrain: false,
       blockDeployments: false,

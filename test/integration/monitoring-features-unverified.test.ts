@@ -11,6 +11,7 @@ import { evaluateModelReport, featuresSubject, parseMonitoringRules } from '../.
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { rng } from '../../lib/random';
+import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
 import { signStoredBars } from '../../lib/store/bar-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { readBarSeries } from '../../lib/store/bars';
@@ -84,7 +85,8 @@ describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driv
     // The bars as signed by the deployment (written before signing in this set-up), and served predictions of the version.
     await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
     const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
-    await signed.db.insertInto('prediction_log').values(logged).execute();
+    // Signed as the API's log writer signs them.
+    await signed.db.insertInto('prediction_log').values(logged.map((r) => ({ ...r, ...logRowSignatureColumns(SIGNING, r) }))).execute();
     const barsAlert = (alerts: Array<{ rule: string }>) => alerts.filter((x) => x.rule === 'bars_unverified');
     const honest = await report();
     expect(honest.report.performance.status).not.toBe('unavailable');
@@ -99,5 +101,21 @@ describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driv
     expect(r.performance.reasons[0]).toContain(`${c}, 2 bars from ${edited[0]} to ${edited[1]}`);
     expect(alerts.filter((x) => x.rule === 'performance_degraded')).toEqual([]);
     expect(barsAlert(alerts)).toEqual([expect.objectContaining({ rule: 'bars_unverified', severity: 'critical', subject: 'bars of model watched' })]);
+  });
+
+  it('judges no live performance on prediction log rows edited after logging: unavailable, with a critical predictions_unverified naming them', async () => {
+    await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
+    const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
+    // The store is shared by the file's tests: this one's rows alone.
+    await t.store.db.deleteFrom('prediction_log').execute();
+    await signed.db.insertInto('prediction_log').values(logged.map((r) => ({ ...r, ...logRowSignatureColumns(SIGNING, r) }))).execute();
+    const logAlert = (alerts: Array<{ rule: string }>) => alerts.filter((x) => x.rule === 'predictions_unverified');
+    expect(logAlert((await report()).alerts)).toEqual([]);
+    const [a] = market.symbols;
+    await t.store.db.updateTable('prediction_log').set((eb) => ({ probability: eb(eb.val(1), '-', eb.ref('probability')), predicted_class: eb(eb.val(1), '-', eb.ref('predicted_class')) })).where('symbol', '=', a).execute();
+    const { report: r, alerts } = await report();
+    expect(r.performance).toMatchObject({ status: 'unavailable', severity: null, unverifiedLog: { rows: 15, symbols: [a], problems: ['edited'] } });
+    expect(alerts.filter((x) => x.rule === 'performance_degraded')).toEqual([]);
+    expect(logAlert(alerts)).toEqual([expect.objectContaining({ rule: 'predictions_unverified', severity: 'critical', subject: 'prediction log of model watched' })]);
   });
 });

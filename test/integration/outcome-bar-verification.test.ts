@@ -9,6 +9,7 @@ import { abReportInStore } from '../../lib/deployment/ab-report';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
 import { readPredictionsWithOutcomes, withLabelVerification } from '../../lib/deployment/outcomes';
 import { registerModel, signModelVersion } from '../../lib/registry/model-registry';
+import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
 import { UnverifiedBarsError } from '../../lib/store/bar-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
@@ -75,7 +76,7 @@ describe.each(DRIVERS)('outcomes are measured on verified bars only (%s)', (_dri
     await upsertBars(signed, bars());
     const versions = { champion: await register(signed, dir, 'k-champion'), canary: await register(signed, dir, 'k-canary') };
     const logged = rows(versions);
-    for (let i = 0; i < logged.length; i += 200) await signed.db.insertInto('prediction_log').values(logged.slice(i, i + 200)).execute();
+    for (let i = 0; i < logged.length; i += 200) await signed.db.insertInto('prediction_log').values(logged.slice(i, i + 200).map((r) => ({ ...r, ...logRowSignatureColumns(signing, r) }))).execute();
   });
   afterEach(async () => {
     await signed.close();
