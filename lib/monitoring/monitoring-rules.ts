@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
 import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
+import { barsSubject, refusedBarsSeverity } from '../deployment/refused-bars';
 import type { AlertRetelling } from '../alerts/alert-store';
 import { BadInputError, describeValidationError } from '../errors';
 import { driftedGroups } from './drift';
@@ -370,8 +371,8 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     findings.push({
       alert: {
         rule: 'bars_unverified',
-        severity: refusedBars.problems.every((p) => p === 'unsigned') ? 'warning' : rules.bars_unverified.severity,
-        subject: `bars of model ${report.model}`.slice(0, 255),
+        severity: refusedBarsSeverity(refusedBars, rules.bars_unverified.severity),
+        subject: barsSubject(report.model),
         message: `${report.model} v${report.version}${role}: live performance is not judged: ${refusedBars.reason}`.slice(0, 4000),
         evidence: { reportId: report.id, bars: refusedBars.bars, symbols: refusedBars.symbols, problems: refusedBars.problems },
         cooldownSeconds: rules.bars_unverified.cooldownSeconds,

@@ -11,7 +11,9 @@ import { allHandlersFinished, CancellationScope, CancelledFailure, condition, co
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
+import { deploymentBarsAlert, sameRefusal } from '../../lib/deployment/refused-bars';
 import { challengerShare, takeoverEnd, trafficText, type ServingNow } from '../../lib/deployment/takeover';
+import type { RefusedBarsSummary } from '../../lib/store/bar-signature';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
@@ -109,6 +111,18 @@ const ANALYSE_WHILE_HELD = 'analyse-while-held';
  * histories polled the blockers, or held the pause, analysing nothing.
  */
 const ANALYSE_EVERY_HOLD = 'analyse-every-hold';
+
+/**
+ * Runs that record this marker raise bars_unverified when an analysis is first held by refused bars
+ * (with MODEL_SIGNING_KEY, outcome bars no held key vouches for: the A/B test continues, the canary
+ * step is inconclusive), once per run of analyses refusing the same bars, and end an A/B test whose
+ * deadline came while its looks were so held naming the bars, with deployment_inconclusive. Older
+ * histories raised nothing: one SQL edit of the bars held a challenger silently until the deadline,
+ * which ended "without a decision".
+ */
+const ALERT_REFUSED_BARS = 'alert-refused-bars';
+/** The A/B looks before the deadline whose refused bars the end names (a refusal older than these was mended since). */
+const REFUSED_LOOKS_CONSIDERED = 10;
 
 /**
  * A traffic move or the deployment's record, run to its end even when the workflow is cancelled
@@ -377,6 +391,7 @@ export class Rollout {
       canary: own,
       ...(cumulative ? { cumulative: { since: cumulative.since, verdict: cumulative.verdict, reasons: cumulative.reasons, pairs: cumulative.paired.pairs } } : {}),
     });
+    await this.alertRefusedBars(analysis.unverifiedBars, (r) => r.canary?.unverifiedBars, `${shadow ? 'the shadow phase' : `canary step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`} is inconclusive until they are imported again (paused at its deadline)`);
     return analysis;
   }
 
@@ -503,7 +518,7 @@ export class Rollout {
       if ('unverified' in report) return this.onUnverified(report.unverified, 'the A/B test', true);
       if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
       if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
-      if (Date.now() >= p.deadline) return this.keepChampion('A/B test deadline reached without a decision');
+      if (Date.now() >= p.deadline) return this.endAtDeadline();
     }
   }
 
@@ -536,7 +551,44 @@ export class Rollout {
       return report;
     }
     recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ...heldField, ab: report });
+    await this.alertRefusedBars(report.unverifiedBars, (r) => r.ab?.unverifiedBars, `the A/B test v${champion} (A) vs v${plan.challengerVersion} (B) continues undecided until they are imported again or its deadline (${new Date(p.deadline).toISOString()}) ends it keeping A`);
     return report;
+  }
+
+  /**
+   * (ALERT_REFUSED_BARS) bars_unverified for an analysis, just recorded, that refused `refused`,
+   * unless the analysis before it refused the same bars: once per run of such analyses (the alert
+   * store's cool-down dedupes repeats with monitoring's). `of` reads an earlier record's refusal.
+   */
+  private async alertRefusedBars(refused: RefusedBarsSummary | undefined, of: (record: AnalysisRecord) => RefusedBarsSummary | undefined, what: string): Promise<void> {
+    if (refused === undefined || !patched(ALERT_REFUSED_BARS)) return;
+    const previous = this.state.analyses.at(-2);
+    if (previous && sameRefusal(of(previous), refused)) return;
+    this.log(`analysis held by refused bars: ${what}: ${refused.reason}`);
+    await raiseAlert(deploymentBarsAlert({ model: this.plan.model, deploymentId: this.state.deploymentId, what, refused }));
+  }
+
+  /**
+   * The A/B test's deadline came without a decision: the champion is kept. (ALERT_REFUSED_BARS) When
+   * its last looks were held by refused bars, the test was not undecided but unjudged: the reason
+   * names the bars and deployment_inconclusive says so, as a canary step's deadline does.
+   */
+  private async endAtDeadline(): Promise<DeploymentState> {
+    const plain = 'A/B test deadline reached without a decision';
+    if (!patched(ALERT_REFUSED_BARS)) return this.keepChampion(plain);
+    const looks = this.state.analyses.filter((a) => a.phase === 'ab-test').slice(-REFUSED_LOOKS_CONSIDERED);
+    const refused = looks.filter((a) => a.ab?.unverifiedBars !== undefined);
+    const newest = refused.at(-1)?.ab?.unverifiedBars;
+    if (newest === undefined) return this.keepChampion(plain);
+    const reason = `${plain}: outcomes not judged in ${refused.length} of its last ${looks.length} looks, measured on bars MODEL_SIGNING_KEY does not vouch for (${newest.reason})`;
+    await raiseAlert({
+      rule: 'deployment_inconclusive',
+      severity: 'warning',
+      subject: `model ${this.plan.model}`,
+      message: `deployment ${this.state.deploymentId} ended keeping v${this.champion}: ${reason}`.slice(0, 10_000),
+      evidence: { deploymentId: this.state.deploymentId, unverifiedBars: newest, analyses: this.state.analyses.slice(-3) },
+    });
+    return this.keepChampion(reason);
   }
 
   /**
