@@ -7,6 +7,7 @@
  */
 import { addDays, toEpochDay } from '../calendar/dates';
 import { countNyseTradingDaysBetween, isNyseTradingDay, newYorkClock, nyseCloseTime, previousNyseTradingDay } from '../calendar/nyse';
+import type { RefusedBarsSummary } from '../store/bar-signature';
 import type { Database } from '../store/database';
 
 export interface FreshnessOptions {
@@ -78,6 +79,8 @@ export interface FreshnessReport {
   newestBar: string | null;
   /** The stalest symbols first, at most 20 (symbols without any bar included, lag null). */
   stalest: SymbolLag[];
+  /** With MODEL_SIGNING_KEY: bars dated after a symbol's newest verified bar, not counted (the bars_unverified rule names them). */
+  unverifiedBars?: RefusedBarsSummary;
 }
 
 /** Freshness of the given symbols (newest bar date per symbol; undefined: no bar at all). */

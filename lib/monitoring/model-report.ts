@@ -16,10 +16,12 @@ import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { profileRecordProblem, rowSignatureProblem, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { barChecking, refusedBarsSummary } from '../store/bar-signature';
+import { newestVerifiedBarDates } from '../store/bars';
 import type { Database } from '../store/database';
 import { UnverifiedFeatureRowsError } from '../features/vector-signature';
 import { detectFeatureDrift, detectPredictionDrift, staleFeatureDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
-import { featureRowsLag, freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
+import { featureRowsLag, freshnessOf, type FreshnessReport } from './freshness';
 import { liveBookOf, recordedBacktestOptionsOf } from './live-book';
 import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './live-performance';
 import { readLivePredictions } from './live-predictions';
@@ -280,7 +282,8 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   const performance: LivePerformance = refusedLog ? { ...barsChecked, status: 'unavailable', severity: null, reasons: [`not judged: the window holds prediction log rows MODEL_SIGNING_KEY does not vouch for, left out: ${refusedLog.reason}`, ...(refusedBars ? barsChecked.reasons : [])], unverifiedLog: refusedLog } : barsChecked;
 
   // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
-  const newest = await newestBarDates(store, symbols);
+  // With a key, a symbol's newest bar is its newest verified one: a forged bar dated today would silence data_stale.
+  const { newest, refusal: newestRefused } = await newestVerifiedBarDates(store, symbols, barChecking(store, verify.signing));
   const trainedTo = profile?.period.to ?? trainedThroughOf(version);
   const lastBars = new Map<string, string | undefined>();
   const endedEarlier = new Map<string, string>();
@@ -294,7 +297,8 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   // the lookback is live for whoever asks, so it is judged (served stale, it raised nothing before).
   for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since, now.toISOString())) lastBars.set(symbol, endedEarlier.get(symbol));
   const fresh = freshnessOf(lastBars, now, rules.data_stale);
-  const freshness = { ...fresh, reason: fresh.reason + wholeStore };
+  const refusedNewest = newestRefused ? refusedBarsSummary(newestRefused) : undefined;
+  const freshness: FreshnessReport = { ...fresh, reason: fresh.reason + wholeStore + (refusedNewest ? `; newer bars MODEL_SIGNING_KEY does not vouch for are not counted: ${refusedNewest.reason}` : ''), ...(refusedNewest ? { unverifiedBars: refusedNewest } : {}) };
   // Drift judged on feature rows the bars left behind: the rows should reach the newest bar (bars
   // that stopped too are data_stale's, and the rows are then as new as they can be).
   if (profile && rules.features_stale.enabled && fresh.newestBar !== null && (drift.status === 'stable' || drift.status === 'drift' || drift.status === 'insufficient-data')) {

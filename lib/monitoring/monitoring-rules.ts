@@ -365,16 +365,20 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     });
   }
   const perf = report.performance;
-  // Bars no held key vouches for: performance was not judged on them; no reason to retrain or hold deployments (their analyses refuse such bars themselves).
+  // Bars no held key vouches for: performance was not judged on them, freshness dated each symbol by its newest verified bar; no reason to retrain or hold deployments (their analyses refuse such bars themselves, and data_stale holds for a stopped feed).
   const refusedBars = perf.unverifiedBars;
-  if (rules.bars_unverified.enabled && refusedBars) {
+  const refusedNewest = report.freshness.unverifiedBars;
+  if (rules.bars_unverified.enabled && (refusedBars || refusedNewest)) {
+    const told = [...(refusedBars ? [`live performance is not judged: ${refusedBars.reason}`] : []), ...(refusedNewest ? [`freshness counts no bar of them, newer than each symbol's newest verified bar: ${refusedNewest.reason}`] : [])];
+    const all = [refusedBars, refusedNewest].filter((r) => r !== undefined);
+    const severities = all.map((r) => refusedBarsSeverity(r, rules.bars_unverified.severity));
     findings.push({
       alert: {
         rule: 'bars_unverified',
-        severity: refusedBarsSeverity(refusedBars, rules.bars_unverified.severity),
+        severity: severities.includes('critical') ? 'critical' : severities[0],
         subject: barsSubject(report.model),
-        message: `${report.model} v${report.version}${role}: live performance is not judged: ${refusedBars.reason}`.slice(0, 4000),
-        evidence: { reportId: report.id, bars: refusedBars.bars, symbols: refusedBars.symbols, problems: refusedBars.problems },
+        message: `${report.model} v${report.version}${role}: ${told.join('; ')}`.slice(0, 4000),
+        evidence: { reportId: report.id, ...(refusedBars ? { bars: refusedBars.bars, symbols: refusedBars.symbols, problems: refusedBars.problems } : {}), ...(refusedNewest ? { newest: { bars: refusedNewest.bars, symbols: refusedNewest.symbols, problems: refusedNewest.problems } } : {}) },
         cooldownSeconds: rules.bars_unverified.cooldownSeconds,
       },
       retrain: false,

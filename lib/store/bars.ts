@@ -5,7 +5,7 @@ import { BadInputError } from '../errors';
 import { withSqliteLock, type Database } from './database';
 import type { DatabaseSchema } from './schema';
 import type { RowSigning } from '../registry/row-signature';
-import { barSignatureColumns, barVerifierOf, type BarVerifier } from './bar-signature';
+import { barSignatureColumns, barVerifierOf, UnverifiedBarsError, type BarVerifier } from './bar-signature';
 
 /** Width of every symbol column (varchar(32)). */
 export const MAX_SYMBOL_LENGTH = 32;
@@ -219,6 +219,65 @@ export async function readBars(store: Database, query: BarQuery = {}, options: B
   }
   const rows = await filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
+}
+
+/** How many of a symbol's newest bars newestVerifiedBarDates reads at a time, going back until one verifies. */
+const NEWEST_BARS_PER_LOOK = 5;
+
+/**
+ * Each symbol's newest stored bar that `verify`'s keys vouch for (all symbols when none are given),
+ * and the refusal (UnverifiedBarsError) of the bars dated after it that were not counted; without a key, the newest stored
+ * bar unchecked. A bar only unsigned (its symbol has no signed bar before it: written before signing)
+ * still counts; an edited one, one of another key, or an unsigned one after a signed bar does not. For freshness: a forged bar dated today must not make a stopped feed look fresh.
+ * One query reads the newest few bars of every symbol; a symbol all of whose few are refused is read
+ * further back, a few at a time.
+ */
+export async function newestVerifiedBarDates(store: Database, symbols: readonly string[] | undefined, verify: RowSigning | undefined): Promise<{ newest: Map<string, string>; refusal?: UnverifiedBarsError }> {
+  const verifier = barVerifierOf(verify);
+  if (!verifier) {
+    let q = store.db.selectFrom('bars').select(['symbol', (eb) => eb.fn.max('date').as('newest')]);
+    if (symbols && symbols.length > 0) q = q.where('symbol', 'in', [...symbols]);
+    const rows = await q.groupBy('symbol').execute();
+    return { newest: new Map(rows.map((r) => [r.symbol, String(r.newest)])) };
+  }
+  const newest = new Map<string, string>();
+  const oldestRead = new Map<string, string>();
+  const take = (rows: ReadonlyArray<{ symbol: string; date: string; open: unknown; high: unknown; low: unknown; close: unknown; volume: unknown; signature: string | null; signature_key_id: string | null }>) => {
+    for (const r of rows) {
+      const date = String(r.date);
+      if (newest.has(r.symbol)) continue;
+      oldestRead.set(r.symbol, date);
+      const ok = verifier.check({ symbol: r.symbol, date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume), signature: r.signature, signature_key_id: r.signature_key_id });
+      if (ok) newest.set(r.symbol, date);
+    }
+  };
+  const ranked = store.db
+    .selectFrom('bars')
+    .select([...SIGNED_BAR_COLUMNS, sql<number>`row_number() over (partition by symbol order by date desc)`.as('rank')])
+    .$if(symbols !== undefined && symbols.length > 0, (q) => q.where('symbol', 'in', [...(symbols ?? [])]));
+  take(await store.db.selectFrom(ranked.as('ranked')).select(SIGNED_BAR_COLUMNS).where('rank', '<=', NEWEST_BARS_PER_LOOK).orderBy('symbol').orderBy('date', 'desc').execute());
+  // Rare: every one of a symbol's newest few was refused. Only signed bars can verify, so only they
+  // are read further back (a history from before signing ends at once), more at each look.
+  for (const [symbol, before] of oldestRead) {
+    for (let from = before, n = NEWEST_BARS_PER_LOOK * 2; !newest.has(symbol); n *= 2) {
+      const rows = await store.db.selectFrom('bars').select(SIGNED_BAR_COLUMNS).where('symbol', '=', symbol).where('date', '<', from).where('signature', 'is not', null).orderBy('date', 'desc').limit(n).execute();
+      if (rows.length === 0) break;
+      take(rows);
+      from = String(rows[rows.length - 1].date);
+    }
+  }
+  const refusal = await verifier.refusal(store.db);
+  // Bars only unsigned (a symbol written before signing began, not yet signed: a pending upgrade, which
+  // bars_unverified reports as a warning) still date their symbol: a stopped feed is data_stale's.
+  for (const g of refusal?.refused ?? []) {
+    if (g.problem !== 'unsigned') continue;
+    const last = g.dates.reduce((m, d) => (d > m ? d : m), g.dates[0]);
+    const known = newest.get(g.symbol);
+    if (known === undefined || known < last) newest.set(g.symbol, last);
+  }
+  // What was not counted: a refusal of those only.
+  const uncounted = (refusal?.refused ?? []).filter((g) => g.problem !== 'unsigned');
+  return { newest, ...(uncounted.length > 0 ? { refusal: new UnverifiedBarsError(verifier.keys, uncounted) } : {}) };
 }
 
 /** readBars (unverified) with each stored version's time (`bars.event_time`; null when it has none). */
