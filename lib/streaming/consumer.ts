@@ -60,6 +60,10 @@ import {
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
 import { checkLiveBatch, filledGaps, seriesFlags, withoutUnreadKinds, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
+import { RepeatedLines } from './repeated-lines';
+
+/** How often a lasting outcome-recording error (the same line) is logged again; every occurrence is counted (stream_outcome_errors_total). */
+const OUTCOME_ERROR_RELOG_MS = 15 * 60_000;
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
 const REPUBLISH_CHUNK = 64;
@@ -119,6 +123,7 @@ export class BarStreamConsumer {
   private readonly blocking: Redis;
   private readonly ownsBlocking: boolean;
   private readonly log: (line: string) => void;
+  private readonly outcomeErrorLines = new RepeatedLines(OUTCOME_ERROR_RELOG_MS);
   private readonly outcomeSymbols = new Set<string>();
   /** Vectors to write again after a cross-section refresh, a chunk per loop turn so new bars never wait for all of them. */
   private readonly republish = new Map<OnlineFeatureUpdater, Set<string>>();
@@ -579,7 +584,9 @@ export class BarStreamConsumer {
     for (const s of symbols) this.outcomeSymbols.delete(s);
     this.lastOutcomesAt = now;
     this.stats.outcomesRecorded += result.recorded;
-    for (const e of result.errors) this.log(`stream consumer: cannot record outcomes of ${e}`);
+    this.stats.outcomeErrors += result.errors.length;
+    // A lasting refusal (outcome bars no key vouches for) comes back at every recording: logged once per OUTCOME_ERROR_RELOG_MS.
+    for (const e of result.errors) if (this.outcomeErrorLines.due(e, now)) this.log(`stream consumer: cannot record outcomes of ${e}`);
   }
 
   /** A symbol's stored bars in `range` (every one without it): from its window when it holds them, else from the store. */

@@ -40,6 +40,8 @@ export interface StreamConsumerStats {
   vectorsRefusedSigned: number;
   crossSectionRefreshes: number;
   outcomesRecorded: number;
+  /** Outcome recordings that failed for a model (its outcome bars refused, say), each occurrence. */
+  outcomeErrors: number;
   /** Entries read but not acknowledged by the group (all consumers), as last sampled. */
   pending: number;
   /**
@@ -78,6 +80,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     vectorsRefusedSigned: 0,
     crossSectionRefreshes: 0,
     outcomesRecorded: 0,
+    outcomeErrors: 0,
     pending: 0,
     stepMs: {},
     stepMaxMs: {},
@@ -144,6 +147,7 @@ export class StreamMetrics {
     total('stream_online_vectors_refused_signed_total', 'Online feature vectors not written: the stored vector is signed and the consumer has no MODEL_SIGNING_KEY', (s) => s.vectorsRefusedSigned);
     total('stream_cross_section_refreshes_total', "Recomputations of a date's market and cross-sectional columns", (s) => s.crossSectionRefreshes);
     total('stream_outcomes_recorded_total', 'Prediction outcomes recorded when their maturing bar arrived', (s) => s.outcomesRecorded);
+    total('stream_outcome_errors_total', "Outcome recordings that recorded nothing for a model (e.g. its outcome bars refused by MODEL_SIGNING_KEY); the log repeats the same error once per 15 min", (s) => s.outcomeErrors);
     new Gauge({
       name: 'stream_pending_entries',
       help: 'Entries read by the group and not acknowledged yet (all consumers)',
