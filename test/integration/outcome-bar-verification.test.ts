@@ -128,4 +128,34 @@ describe.each(DRIVERS)('outcomes are measured on verified bars only (%s)', (_dri
     expect(keyless.unverifiedBars).toBeUndefined();
     expect(keyless.paired.pairs).toBeGreaterThan(100);
   });
+
+  it('refuses an edit that flips the outcomes: keyless it turns a passing canary into a failing one, under the key nothing is judged', async () => {
+    const keyless = () => withLabelVerification({ artifacts: localArtifactStore(dir) }, () => analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 20 } }));
+    expect((await keyless()).verdict).toBe('pass');
+    expect((await canary()).verdict).toBe('pass');
+    // Every close mirrored about its open: each session's move, and so each label, flips.
+    await t.store.db.updateTable('bars').set((eb) => ({ close: eb(eb(eb.val(2), '*', eb.ref('open')), '-', eb.ref('close')) })).execute();
+    const flipped = await keyless();
+    expect(flipped.verdict).toBe('fail');
+    expect(flipped.paired.canaryHitRate).toBe(0);
+    const analysis = await canary();
+    expect(analysis.verdict).toBe('inconclusive');
+    expect(analysis.unverifiedBars).toMatchObject({ symbols: SYMBOLS, problems: ['edited'] });
+    const report = await ab();
+    expect(report.decision).toBe('continue');
+    expect(report.winner).toBeUndefined();
+  });
+
+  it('still fails a canary whose serving health fails when its outcome bars are refused', async () => {
+    // The canary answers slowly: a serving failure, known without any outcome.
+    await t.store.db.updateTable('prediction_log').set({ latency_us: 5_000_000 }).where('variant', '=', 'canary').execute();
+    await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'AAA').where('date', 'in', DATES.slice(10, 15)).execute();
+    await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'CCC').where('date', '=', DATES[20]).execute();
+    const analysis = await canary();
+    expect(analysis.unverifiedBars).toMatchObject({ bars: 6, symbols: ['AAA', 'CCC'], problems: ['edited'] });
+    expect(analysis.verdict).toBe('fail');
+    // Every refused symbol is named, with its dates.
+    expect(analysis.reasons.join('; ')).toContain(`AAA, 5 bars from ${DATES[10]} to ${DATES[14]}`);
+    expect(analysis.reasons.join('; ')).toContain(`CCC on ${DATES[20]}`);
+  });
 });
