@@ -245,13 +245,20 @@ export function computeLabels(spec: LabelSpec, prices: LabelPrices, dates?: read
 }
 
 /**
- * Realised volatility over the h sessions ending at each bar (NaN when one of them is missing, as
- * the label's window would be), and the median of the last `trailing` of them that exist (both known at that bar).
+ * Realised volatility over the w sessions ending at each bar; NaN when one of them is missing (a
+ * window across a missing session is not a w-session window, as the label's would not be). `ends`:
+ * sessionHorizons' for w.
  */
-function trailingVolatility(r: Float64Array, ends: Int32Array, h: number, trailing: number): { past: Float64Array; median: Float64Array } {
+function pastVolatility(r: Float64Array, ends: Int32Array, w: number): Float64Array {
   const n = r.length;
   const past = nanArray(n);
-  for (let s = h; s < n; s++) if (ends[s - h] === s) past[s] = std(r, s - h + 1, s);
+  for (let s = w; s < n; s++) if (ends[s - w] === s) past[s] = std(r, s - w + 1, s);
+  return past;
+}
+
+/** The median of the last `trailing` finite values of `past` up to each bar (NaN before h + trailing − 1 bars). */
+function trailingMedian(past: Float64Array, h: number, trailing: number): Float64Array {
+  const n = past.length;
   const median = nanArray(n);
   for (let t = h + trailing - 1; t < n; t++) {
     const window = Array.from(past.subarray(t - trailing + 1, t + 1))
@@ -261,7 +268,63 @@ function trailingVolatility(r: Float64Array, ends: Int32Array, h: number, traili
     if (m === 0) continue;
     median[t] = m % 2 === 1 ? window[(m - 1) / 2] : (window[m / 2 - 1] + window[m / 2]) / 2;
   }
-  return { past, median };
+  return median;
+}
+
+/** The median of the last `trailing` h-session volatilities at each bar: what the label compares the coming h sessions with. */
+function trailingVolatility(r: Float64Array, ends: Int32Array, h: number, trailing: number): { past: Float64Array; median: Float64Array } {
+  const past = pastVolatility(r, ends, h);
+  return { past, median: trailingMedian(past, h, trailing) };
+}
+
+/**
+ * The fit-free volatility forecasts the regime label is judged against, each a set of windows (in
+ * sessions) whose past volatilities are averaged: persistence first (the label's own h sessions),
+ * then longer windows and blends of them. Volatility clusters over months as well as weeks, so a
+ * longer window or a blend (as in HAR models) often forecasts the next h sessions better than the
+ * last h alone: on S&P 500 stocks 2016–2017 (h = 20) persistence ranked the label at AUC 0.590, the
+ * mean of the 5-, 20- and 60-session volatilities at 0.604.
+ */
+export function volatilityRuleWindows(h: number): number[][] {
+  const short = Math.max(2, Math.round(h / 4));
+  const distinct = (ws: number[]) => [...new Set(ws)];
+  return [[h], distinct([short, h, 3 * h]), [h, 3 * h], [3 * h], [6 * h]];
+}
+
+/** A volatility rule's regime as known at each bar: class and ranking score (see volatilityRegimeKnownAt). */
+export interface VolatilityRuleKnownAt {
+  windows: readonly number[];
+  value: Float64Array;
+  score: Float64Array;
+}
+
+/**
+ * Each rule of `rules` (windows, as volatilityRuleWindows gives them) as known at bar t: the mean of
+ * its windows' past volatilities against the label's trailing median, 1 when above; `score` is
+ * log(mean / median). NaN before warm-up and where a window ending at t spans a missing session.
+ * `dates` as computeLabels takes them.
+ */
+export function volatilityRulesKnownAt(spec: Extract<LabelSpec, { kind: 'volatility_regime' }>, close: Float64Array, dates: readonly string[] | undefined, rules: readonly (readonly number[])[] = volatilityRuleWindows(spec.horizon)): VolatilityRuleKnownAt[] {
+  const { ends, gap } = sessionHorizons(dates, close.length, spec.horizon);
+  const r = logReturns(close, gap);
+  const { past, median } = trailingVolatility(r, ends, spec.horizon, spec.trailing);
+  const pastOf = new Map<number, Float64Array>([[spec.horizon, past]]);
+  const windowOf = (w: number) => pastOf.get(w) ?? pastOf.set(w, pastVolatility(r, sessionHorizons(dates, close.length, w).ends, w)).get(w)!;
+  return rules.map((windows) => {
+    const series = windows.map(windowOf);
+    const value = nanArray(close.length);
+    const score = nanArray(close.length);
+    for (let t = 0; t < close.length; t++) {
+      if (Number.isNaN(median[t])) continue;
+      let sum = 0;
+      for (const x of series) sum += x[t];
+      if (Number.isNaN(sum)) continue;
+      const forecast = sum / series.length;
+      value[t] = forecast > median[t] ? 1 : 0;
+      score[t] = Math.log(forecast / median[t]);
+    }
+    return { windows, value, score };
+  });
 }
 
 /**
@@ -271,14 +334,6 @@ function trailingVolatility(r: Float64Array, ends: Int32Array, h: number, traili
  * and where a session of the window ending at t is missing. `dates` as computeLabels takes them.
  */
 export function volatilityRegimeKnownAt(spec: Extract<LabelSpec, { kind: 'volatility_regime' }>, close: Float64Array, dates?: readonly string[]): { value: Float64Array; score: Float64Array } {
-  const { ends, gap } = sessionHorizons(dates, close.length, spec.horizon);
-  const { past, median } = trailingVolatility(logReturns(close, gap), ends, spec.horizon, spec.trailing);
-  const value = nanArray(close.length);
-  const score = nanArray(close.length);
-  for (let t = 0; t < close.length; t++) {
-    if (Number.isNaN(median[t]) || Number.isNaN(past[t])) continue;
-    value[t] = past[t] > median[t] ? 1 : 0;
-    score[t] = Math.log(past[t] / median[t]);
-  }
+  const [{ value, score }] = volatilityRulesKnownAt(spec, close, dates, [[spec.horizon]]);
   return { value, score };
 }

@@ -1,4 +1,4 @@
-import { computeLabels, LABEL_CODE_VERSION, labelSpecSchema, sessionHorizons, tradableReturn, volatilityRegimeKnownAt, type LabelPrices, type LabelSpecInput } from '../../lib/labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, labelSpecSchema, sessionHorizons, tradableReturn, volatilityRegimeKnownAt, volatilityRulesKnownAt, type LabelPrices, type LabelSpecInput } from '../../lib/labels/labels';
 import { syntheticUniverse } from '../helpers/universe';
 
 /** Bars without overnight gaps: each opens at the previous close, so the next open is this close. */
@@ -182,6 +182,15 @@ describe('labels over NYSE sessions', () => {
     for (let t = gapAt; t < gapAt + regime.horizon; t++) expect(known.value[t]).toBeNaN();
     expect(Number.isNaN(known.value[gapAt + regime.horizon])).toBe(false);
     expect(Number.isNaN(known.value[gapAt - 1])).toBe(false);
+    // So is every longer rule while one of its windows does: the 15-session one for 15 bars.
+    const rules = volatilityRulesKnownAt(regime, close, dates);
+    expect(rules.map((r) => r.windows)).toEqual([[5], [2, 5, 15], [5, 15], [15], [30]]);
+    expect(Array.from(rules[0].score)).toEqual(Array.from(known.score));
+    for (const rule of rules) {
+      const longest = Math.max(...rule.windows);
+      for (let t = gapAt; t < gapAt + longest; t++) expect([rule.windows, t, rule.value[t]]).toEqual([rule.windows, t, NaN]);
+      expect([rule.windows, Number.isNaN(rule.value[gapAt + longest])]).toEqual([rule.windows, false]);
+    }
   });
 
   it('is versioned: LABEL_CODE_VERSION names the definition datasets record', () => {
