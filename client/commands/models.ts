@@ -59,7 +59,7 @@ interface StoredOutOfSample {
   classification?: { accuracy: number | null; rocAuc: number | null };
   baseline?: StoredAccuracyLift & { name?: string; naivePValue?: number | null; noInformation?: StoredAccuracyLift };
   auc?: { versus: string; baselineAuc: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
-  informationCoefficient?: { mean: number | null; tStat?: number | null; baseline?: { name: string; mean: number | null } };
+  informationCoefficient?: { mean: number | null; tStat?: number | null; baseline?: { name: string; mean: number | null; tStat?: number | null } };
   backtest?: { strategy?: { sharpe?: number | null; maxDrawdown?: number | null; periods?: number | null }; buyAndHold?: { sharpe?: number | null; maxDrawdown?: number | null; periods?: number | null }; versusNaiveStrategy?: { versus: string; rivalSharpe: number | null; difference: { pValue: number | null } } };
   guards?: Array<{ guard: string; tripped: boolean }>;
 }
@@ -69,6 +69,16 @@ const signed = (x: number | null | undefined, d = 4) => `${typeof x === 'number'
 
 /** The baseline of an accuracy comparison, hindsight named as such. */
 const rivalOf = (c: AccuracyComparison) => (c.hindsight ? `${c.versus}: the evaluation period's own majority class, the no-information rate, known only in hindsight` : `${c.versus}, the strongest naive baseline`);
+
+/** The mean daily IC, its t-statistic and the best naive ranking's, each where stored. */
+function informationCoefficientText(ic: StoredOutOfSample['informationCoefficient']): string {
+  const t = (x: number | null | undefined) => (typeof x === 'number' ? `, t ${f(x, 2)}` : '');
+  const details = [
+    ...(typeof ic?.tStat === 'number' ? [`t ${f(ic.tStat, 2)}, rows dependent by day and symbol`] : []),
+    ...(ic?.baseline ? [`best naive ranking ${ic.baseline.name} ${f(ic.baseline.mean)}${t(ic.baseline.tStat)}`] : []),
+  ];
+  return `${f(ic?.mean)}${details.length > 0 ? ` (${details.join('; ')})` : ''}`;
+}
 
 /** The numbers a trader compares first, from a version's stored metrics. */
 export function headline(v: ModelVersion): Record<string, string> {
@@ -92,8 +102,9 @@ export function headline(v: ModelVersion): Record<string, string> {
     // The ranking of each day's stocks alone (no market timing), beside the fair baseline with the best one; versions evaluated before it was measured show '-'.
     'within-day auc': wd ? `${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)}: ${signed(wd.difference.value)} (95% [${f(wd.difference.interval[0])}, ${f(wd.difference.interval[1])}], p ${pValueText(wd.difference.pValue)})` : '-',
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
-    // Versions evaluated before the baseline's IC was recorded show none.
-    'information coefficient': `${f(o?.informationCoefficient?.mean)}${o?.informationCoefficient?.baseline ? ` (best naive ranking ${o.informationCoefficient.baseline.name} ${f(o.informationCoefficient.baseline.mean)})` : ''}`,
+    // With its t-statistic (rows dependent by day and symbol), as `mlp run` prints it; versions
+    // evaluated before the t-statistic or the baseline's IC was recorded show what they have.
+    'information coefficient': informationCoefficientText(o?.informationCoefficient),
     // Annualised: marked n/a with the number of periods on a backtest shorter than a trading month.
     'backtest sharpe': annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2),
     'buy-and-hold sharpe': annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2),

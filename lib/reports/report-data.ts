@@ -223,8 +223,9 @@ const storedReportSchema = z.object({
   classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable(), confusion: z.array(z.number().nullable()).optional() }),
   // The lift and its evidence are absent in versions evaluated before they were stored; noInformation in those before the no-information rate was.
   baseline: z.object({ name: z.string(), ...storedLift, naivePValue: z.number().nullable().optional(), noInformation: z.object(storedLift).optional() }),
-  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }).optional() }).optional() }).optional(),
-  informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
+  // interval and difference: absent in versions evaluated before they were stored.
+  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), interval: z.array(z.number().nullable()).optional(), difference: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }).optional(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }).optional() }).optional() }).optional(),
+  informationCoefficient: z.object({ mean: z.number().nullable(), tStat: z.number().nullable().optional(), naiveTStat: z.number().nullable().optional(), baseline: z.object({ name: z.string(), tStat: z.number().nullable().optional() }).optional() }).optional(),
   backtest: z
     .object({
       strategy: z.record(z.string(), z.number().nullable()),
@@ -620,7 +621,9 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
     const lifted = stored.baseline.accuracyLift !== undefined;
     const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: accuracy.judged.accuracy, baselineName: accuracyRivalName(accuracy.judged), ...(lifted ? { note: `${liftNote(accuracy.judged)}${accuracy.other ? ': the comparison promotion judges accuracy_lift on, the weaker evidence' : ''}` } : {}) }];
     if (accuracy.other) rows.push({ metric: accuracy.other.hindsight ? 'accuracy beside the no-information rate' : 'accuracy beside the strongest fair baseline', model: num(stored.classification.accuracy), baseline: accuracy.other.accuracy, baselineName: accuracyRivalName(accuracy.other), note: `${liftNote(accuracy.other)}: not the comparison judged, its evidence is the stronger` });
-    rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(stored.auc ? {} : { note: 'baseline AUC not recorded; chance is 0.5' }) });
+    // With the evidence `mlp run` prints for it: the model's interval and the paired difference's.
+    const aucNote = stored.auc ? [stored.auc.interval ? `95% interval ${stored.auc.interval.map((x) => fixed(x)).join(' .. ')}` : '', stored.auc.difference ? `difference ${signedFixed(stored.auc.difference.value)} [${stored.auc.difference.interval.map((x) => signedFixed(x)).join(', ')}], one-sided p ${pValueText(stored.auc.difference.pValue)}` : ''].filter((x) => x).join('; ') : 'baseline AUC not recorded; chance is 0.5';
+    rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(aucNote ? { note: aucNote } : {}) });
     // Beside the pooled AUC, which credits timing the market: the part that ranks the day's stocks,
     // with its paired difference to the baseline (the evidence of promotion metric within_day_auc).
     const withinDay = stored.auc?.withinDay;
@@ -674,7 +677,13 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
       report.headline = recorded(sections.recomputedHeadline);
       report.model.period = sections.period;
     }
-    if (report.headline.recorded && sections.icHeadline) report.headline.data.push(sections.icHeadline);
+    if (report.headline.recorded && sections.icHeadline) {
+      // The stored t-statistics: the mean alone says nothing of whether it is told apart from 0.
+      const ic = stored?.informationCoefficient;
+      const t = (x: number) => fixed(x, 2);
+      const note = typeof ic?.tStat === 'number' ? `t ${t(ic.tStat)} (rows of one symbol and of nearby days dependent${typeof ic.naiveTStat === 'number' ? `; ${t(ic.naiveTStat)} if days were independent` : ''})${ic.baseline && typeof ic.baseline.tStat === 'number' && ic.baseline.name === sections.icHeadline.baselineName ? `; ${ic.baseline.name} t ${t(ic.baseline.tStat)}` : ''}` : undefined;
+      report.headline.data.push({ ...sections.icHeadline, ...(note ? { note } : {}) });
+    }
 
     if (inputs.model) {
       const gains = treeGains(inputs.model);

@@ -19,7 +19,8 @@ const STORED = {
       versus: 'market_breadth', baselineAuc: 0.5331, difference: { value: -0.0017, interval: [-0.03, 0.027], pValue: 0.55 },
       withinDay: { value: 0.4983, versus: 'pre_period_majority', baselineValue: 0.5, difference: { value: -0.0017, interval: [-0.0111, 0.0077], pValue: 0.64 } },
     },
-    backtest: { strategy: { sharpe: 1.21, maxDrawdown: 0.142 }, buyAndHold: { sharpe: 1.65, maxDrawdown: 0.101 } },
+    informationCoefficient: { mean: 0.0011, tStat: 0.03, baseline: { name: 'momentum_sign', mean: 0.01, tStat: 0.61 } },
+    backtest: { strategy: { sharpe: 1.21, maxDrawdown: 0.142, periods: 250 }, buyAndHold: { sharpe: 1.65, maxDrawdown: 0.101, periods: 250 } },
   },
 };
 
@@ -34,5 +35,11 @@ describe('model figures beside their rivals', () => {
     const h = headline(version(STORED));
     expect(h['max drawdown']).toBe('0.142 (buy-and-hold 0.101)');
     expect(h['cv auc (best trial)']).toMatch(/^0\.5403 \(the search's best trial .*optimistic, no baseline/);
+  });
+  it('show: the IC with its dependence-aware t-statistic and the baseline\'s', () => {
+    const h = headline(version(STORED));
+    expect(h['information coefficient']).toBe('0.0011 (t 0.03, rows dependent by day and symbol; best naive ranking momentum_sign 0.0100, t 0.61)');
+    // A version stored before the t-statistic: the mean alone, as before.
+    expect(headline(version({ outOfSample: { informationCoefficient: { mean: 0.02 } } }))['information coefficient']).toBe('0.0200');
   });
 });

@@ -106,6 +106,25 @@ describe('run report data', () => {
     expect(Number.isFinite(rows['mean daily IC (Spearman)'].baseline)).toBe(true);
   });
 
+  it('shows the pooled AUC with its stored interval and paired p-value, and the IC with its stored t-statistics', async () => {
+    const ds = fixtureDataset();
+    const stored = fixtureVersion().metrics.outOfSample as { auc: Record<string, unknown> };
+    const auc = { ...stored.auc, value: 0.8, interval: [0.71, 0.89], difference: { value: 0.05, interval: [-0.01, 0.11], pValue: 0.04, standardError: 0.03 } };
+    const informationCoefficient = { mean: 0.031, std: 0.1, ir: 0.31, tStat: 1.84, naiveTStat: 2.5, lags: 4, days: 4, baseline: { name: 'momentum_sign', mean: 0.012, tStat: 0.61 } };
+    const version = fixtureVersion({ metrics: { ...fixtureVersion().metrics, outOfSample: { ...stored, auc, informationCoefficient } } });
+    const report = assembleRunReport({ version, evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() }, model: await fixtureModel(ds) });
+    if (!report.headline.recorded) throw new Error('unreachable');
+    const rows = Object.fromEntries(report.headline.data.map((r) => [r.metric, r]));
+    expect(rows['ROC AUC (out of sample)'].note).toBe('95% interval 0.7100 .. 0.8900; difference +0.0500 [-0.0100, +0.1100], one-sided p 0.040');
+    expect(rows['mean daily IC (Spearman)'].note).toBe('t 1.84 (rows of one symbol and of nearby days dependent; 2.50 if days were independent); momentum_sign t 0.61');
+    // Versions stored before these figures show the row without them, as before.
+    const older = assembleRunReport({ version: fixtureVersion(), evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() }, model: await fixtureModel(ds) });
+    if (!older.headline.recorded) throw new Error('unreachable');
+    const olderRows = Object.fromEntries(older.headline.data.map((r) => [r.metric, r]));
+    expect(olderRows['ROC AUC (out of sample)'].note).toBeUndefined();
+    expect(olderRows['mean daily IC (Spearman)'].note).toBeUndefined();
+  });
+
   it('says "not recorded for this version" for what an older version lacks, without failing', () => {
     const old = fixtureVersion({ metrics: {}, lineage: {} });
     const report = assembleRunReport({ version: old, evaluationMissing: 'the version names no training dataset or walk-forward predictions' });
