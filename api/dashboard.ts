@@ -166,7 +166,8 @@ const monitoringSchema = z.object({
       status: z.string(),
       samples: z.number(),
       hitRate: z.number().nullable(),
-      hitRateInterval: z.object({ lower: z.number(), upper: z.number() }).nullable().optional(),
+      // confidence: absent in reports written before the interval carried its level.
+      hitRateInterval: z.object({ lower: z.number(), upper: z.number(), confidence: z.number().optional() }).nullable().optional(),
       baseline: z.object({ name: z.string(), hitRate: z.number() }).nullable().optional(),
       reasons: z.array(z.string()).default([]),
     })
@@ -177,7 +178,8 @@ const monitoringSchema = z.object({
 function performanceLine(p: NonNullable<z.infer<typeof monitoringSchema>['performance']>): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   if (p.status === 'insufficient-data' || p.hitRate === null) return `<p class="performance">Live performance: <strong>${e(p.status)}</strong>${p.reasons[0] ? ` — ${e(p.reasons[0])}` : ''}.</p>`;
-  const interval = p.hitRateInterval ? ` (interval ${pct(p.hitRateInterval.lower)}–${pct(p.hitRateInterval.upper)})` : '';
+  const level = p.hitRateInterval?.confidence;
+  const interval = p.hitRateInterval ? ` (${level === undefined ? 'interval' : `${Math.round(level * 1000) / 10}% interval`} ${pct(p.hitRateInterval.lower)}–${pct(p.hitRateInterval.upper)}${level === undefined ? ', its level not recorded' : ''})` : '';
   const baseline = p.baseline ? `; ${e(p.baseline.name)} scores <strong>${pct(p.baseline.hitRate)}</strong> on the same predictions` : '; no baseline recorded in this report';
   return `<p class="performance">Live performance: <strong>${e(p.status)}</strong> — hit rate <strong>${pct(p.hitRate)}</strong>${interval} on ${p.samples} matured predictions${baseline}.</p>`;
 }

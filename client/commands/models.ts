@@ -106,10 +106,10 @@ export function headline(v: ModelVersion): Record<string, string> {
     // evaluated before the t-statistic or the baseline's IC was recorded show what they have.
     'information coefficient': informationCoefficientText(o?.informationCoefficient),
     // Annualised: marked n/a with the number of periods on a backtest shorter than a trading month.
-    'backtest sharpe': annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2),
-    'buy-and-hold sharpe': annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2),
+    'backtest sharpe (net)': annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2),
+    'buy-and-hold sharpe (net)': annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2),
     // The best naive rule traded as the model is (versions evaluated before it was traded have none).
-    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${annualisedText(o.backtest.versusNaiveStrategy.rivalSharpe, o.backtest.strategy?.periods, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${pValueText(o.backtest.versusNaiveStrategy.difference.pValue)})` } : {}),
+    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe (net)': `${annualisedText(o.backtest.versusNaiveStrategy.rivalSharpe, o.backtest.strategy?.periods, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${pValueText(o.backtest.versusNaiveStrategy.difference.pValue)})` } : {}),
     'max drawdown': `${f(o?.backtest?.strategy?.maxDrawdown, 3)}${typeof o?.backtest?.buyAndHold?.maxDrawdown === 'number' ? ` (buy-and-hold ${f(o.backtest.buyAndHold.maxDrawdown, 3)})` : ''}`,
   };
 }
@@ -129,7 +129,7 @@ export function listFigures(v: ModelVersion): string {
     ...(wd ? [beside('within-day auc', f(wd.value), wd.versus, f(wd.baselineValue))] : []),
     beside('auc', f(o?.classification?.rocAuc), o?.auc?.versus, f(o?.auc?.baselineAuc)),
     beside('acc', f(o?.classification?.accuracy), accuracy ? `${accuracy.versus}${accuracy.hindsight ? ' in hindsight' : ''}` : undefined, f(accuracy?.accuracy)),
-    beside('sharpe', annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2)),
+    beside('sharpe (net)', annualisedText(o?.backtest?.strategy?.sharpe, o?.backtest?.strategy?.periods, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, annualisedText(o?.backtest?.buyAndHold?.sharpe, o?.backtest?.buyAndHold?.periods ?? o?.backtest?.strategy?.periods, 2)),
   ];
   return `oos ${parts.join(', ')}`;
 }

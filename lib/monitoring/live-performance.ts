@@ -146,7 +146,8 @@ export interface LivePerformance {
   from: string | null;
   to: string | null;
   hitRate: number | null;
-  hitRateInterval: { lower: number; upper: number } | null;
+  /** With its level (`confidence`), which whatever shows the interval must name. */
+  hitRateInterval: { lower: number; upper: number; confidence: number } | null;
   /**
    * The stronger constant on the same matured predictions: always up or always down, whichever
    * scores more (chosen in hindsight, so a bar no real rule clears more easily). A hit rate is shown
@@ -472,7 +473,7 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     const auc = binaryAucOf(samples.map((s) => s.probability), samples.map((s) => s.outcome));
     const upShare = samples.reduce((a, s) => a + (s.outcome === 1 ? 1 : 0), 0) / n;
     base.baseline = upShare >= 0.5 ? { name: 'always up', hitRate: r4(upShare) } : { name: 'always down', hitRate: r4(1 - upShare) };
-    Object.assign(base, { hitRate: r4(hits / n), hitRateInterval: interval ? { lower: r4(interval.lower), upper: r4(interval.upper) } : null, effectiveSamples: interval ? r4(interval.effectiveSamples) : null, auc: Number.isFinite(auc) ? r4(auc) : null });
+    Object.assign(base, { hitRate: r4(hits / n), hitRateInterval: interval ? { lower: r4(interval.lower), upper: r4(interval.upper), confidence: options.confidence } : null, effectiveSamples: interval ? r4(interval.effectiveSamples) : null, auc: Number.isFinite(auc) ? r4(auc) : null });
   }
   if (n < options.minSamples || days.length < options.minDays) {
     return { ...base, reasons: [`${n} matured predictions on ${days.length} days; performance is judged from ${options.minSamples} predictions on ${options.minDays} days`] };

@@ -17,7 +17,7 @@ function report(id: string, model: string, version: number, champion: boolean, c
     freshness: { status: 'fresh', reason: 'all 40 symbols have the 2024-03-14 session' },
     universe: { source: 'profile', symbols: 40, reason: 'the 40 symbols of the reference profile (the training universe)' },
     performance: champion
-      ? { status: 'ok', samples: 540, hitRate: 0.5185, hitRateInterval: { lower: 0.47, upper: 0.566 }, baseline: { name: 'always down', hitRate: 0.5759 }, reasons: [] }
+      ? { status: 'ok', samples: 540, hitRate: 0.5185, hitRateInterval: { lower: 0.47, upper: 0.566, confidence: 0.99 }, baseline: { name: 'always down', hitRate: 0.5759 }, reasons: [] }
       : { status: 'insufficient-data', samples: 12, hitRate: 0.75, hitRateInterval: null, baseline: { name: 'always up', hitRate: 0.58 }, reasons: ['12 matured predictions on 3 days; performance is judged from 100 predictions on 10 days'] },
   };
 }
@@ -65,7 +65,7 @@ describe('/ui/monitoring', () => {
     expect(page.body).not.toContain('v1: no feature drifted');
     expect(page.body).toContain('Symbols judged: the 40 symbols of the reference profile');
     // The live hit rate beside the stronger constant on the same predictions; none shown before it is judged.
-    expect(page.body).toContain('hit rate <strong>51.8%</strong> (interval 47.0%–56.6%) on 540 matured predictions; always down scores <strong>57.6%</strong> on the same predictions');
+    expect(page.body).toContain('hit rate <strong>51.8%</strong> (99% interval 47.0%–56.6%) on 540 matured predictions; always down scores <strong>57.6%</strong> on the same predictions');
     expect(page.body).toContain('Live performance: <strong>insufficient-data</strong> — 12 matured predictions on 3 days');
     expect(page.body).not.toContain('75.0%');
   });

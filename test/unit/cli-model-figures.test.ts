@@ -26,19 +26,21 @@ const STORED = {
 
 describe('model figures beside their rivals', () => {
   it('the list line gives each figure its baseline, the within-day AUC first', () => {
-    expect(listFigures(version(STORED))).toBe('oos within-day auc 0.4983 (pre_period_majority 0.5000), auc 0.5314 (market_breadth 0.5331), acc 0.5312 (market_breadth 0.5390), sharpe 1.21 (buy-and-hold 1.65)');
+    expect(listFigures(version(STORED))).toBe('oos within-day auc 0.4983 (pre_period_majority 0.5000), auc 0.5314 (market_breadth 0.5331), acc 0.5312 (market_breadth 0.5390), sharpe (net) 1.21 (buy-and-hold 1.65)');
   });
   it('a version evaluated before baselines were stored shows its figures alone, never a made-up rival', () => {
-    expect(listFigures(version({ outOfSample: { classification: { accuracy: 0.5012, rocAuc: 0.5034 } } }))).toBe('oos auc 0.5034, acc 0.5012, sharpe -');
+    expect(listFigures(version({ outOfSample: { classification: { accuracy: 0.5012, rocAuc: 0.5034 } } }))).toBe('oos auc 0.5034, acc 0.5012, sharpe (net) -');
   });
   it('show: drawdown beside buy-and-hold, the CV AUC marked as the optimistic best trial', () => {
     const h = headline(version(STORED));
     expect(h['max drawdown']).toBe('0.142 (buy-and-hold 0.101)');
     expect(h['cv auc (best trial)']).toMatch(/^0\.5403 \(the search's best trial .*optimistic, no baseline/);
   });
-  it('show: the IC with its dependence-aware t-statistic and the baseline\'s', () => {
+  it('show: the IC with its dependence-aware t-statistic and the baseline\'s, Sharpe ratios marked net of costs', () => {
     const h = headline(version(STORED));
     expect(h['information coefficient']).toBe('0.0011 (t 0.03, rows dependent by day and symbol; best naive ranking momentum_sign 0.0100, t 0.61)');
+    expect(h['backtest sharpe (net)']).toBe('1.21');
+    expect(h['buy-and-hold sharpe (net)']).toBe('1.65');
     // A version stored before the t-statistic: the mean alone, as before.
     expect(headline(version({ outOfSample: { informationCoefficient: { mean: 0.02 } } }))['information coefficient']).toBe('0.0200');
   });

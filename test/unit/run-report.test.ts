@@ -41,6 +41,8 @@ describe('run report', () => {
     // The within-day AUC (each day's stocks ranked) beside the fair baseline with the best one, where the report has it.
     expect(text).toContain('p 0.046); within-day AUC 0.5123 vs reversal_sign 0.5031 (+0.0092, 95% [-0.0020, 0.0204], p 0.052); acc 0.5417');
     expect(text.match(/within-day AUC/g)).toHaveLength(1);
+    // Sharpe ratios are net of costs, and say so as the HTML report does.
+    expect(text).toMatch(/ \| Sharpe \(net\) [-0-9.]+ vs buy-and-hold /);
     expect(text).toContain('intervals and p-values: two-way clustered by blocks of 5 trading days and by symbol');
     // Each candidate points at its run report, or says why it has none.
     expect(text).toContain('report: /data/artifacts/reports/ab/abcd.html (mlp report sp500-direction-5d@8 --out report.html)');

@@ -33,9 +33,9 @@ describe('figures of a short backtest', () => {
 
     const m = performanceOf(three);
     const v = { metrics: { outOfSample: { backtest: { strategy: { sharpe: m.sharpe, periods: 3, maxDrawdown: 0 }, buyAndHold: { sharpe: 30.1, periods: 3, maxDrawdown: 0 } } } } } as unknown as ModelVersion;
-    expect(headline(v)['backtest sharpe']).toBe('n/a (3 periods; annualised from 20)');
-    expect(headline(v)['buy-and-hold sharpe']).toBe('n/a (3 periods; annualised from 20)');
-    expect(listFigures(v)).toMatch(/sharpe n\/a \(3 periods; annualised from 20\)/);
+    expect(headline(v)['backtest sharpe (net)']).toBe('n/a (3 periods; annualised from 20)');
+    expect(headline(v)['buy-and-hold sharpe (net)']).toBe('n/a (3 periods; annualised from 20)');
+    expect(listFigures(v)).toMatch(/sharpe \(net\) n\/a \(3 periods; annualised from 20\)/);
     expect(sharpeCellHtml({ strategy: { sharpe: m.sharpe, periods: 3 }, buyAndHold: { sharpe: 30.1, periods: 3 } })).toMatch(/^n\/a \(3 periods; annualised from 20\)/);
     expect(sharpeCellHtml({ strategy: { sharpe: 1.5, periods: 250 }, buyAndHold: { sharpe: 0.9, periods: 250 } })).toBe('1.50 <span class="note">vs buy-and-hold 0.90</span>');
   });

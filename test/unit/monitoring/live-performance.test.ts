@@ -37,6 +37,8 @@ describe('live performance', () => {
     expect(bad.status).toBe('degraded');
     expect(bad.severity).toBe('critical');
     expect(bad.hitRateInterval?.upper).toBeLessThan(0.55 - 0.02);
+    // The interval carries its level, so whatever shows it can say which.
+    expect(bad.hitRateInterval?.confidence).toBe(DEFAULT_PERFORMANCE_OPTIONS.confidence);
     expect(bad.reasons[0]).toMatch(/significantly more than 2\.0 points below/);
 
     const good = livePerformanceOf(samples({ days: 30, symbols: 20, accuracy: 0.56, seed: 3 }), promise);

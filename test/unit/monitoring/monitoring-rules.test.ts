@@ -20,7 +20,7 @@ function report(overrides: Partial<ModelMonitoringReport> = {}): ModelMonitoring
     drift: { status: 'stable', reason: 'no feature drifted', window: { from: '2024-06-24', to: '2024-07-05', days: 10, rows: 5000 }, q: 0.01, minPsi: 0.2, drifted: [], maxPsi: 0.05, features: [feature('rsi_14', 0.05, false)], missingColumns: [] },
     predictionDrift: { status: 'stable', reason: '', rows: 500, days: 10, psi: 0.02, pValue: 0.4, referenceMean: 0.5, liveMean: 0.5 },
     performance: {
-      status: 'ok', severity: null, reasons: [], samples: 500, days: 20, from: null, to: null, hitRate: 0.53, hitRateInterval: { lower: 0.48, upper: 0.58 }, baseline: { name: 'always up', hitRate: 0.51 }, effectiveSamples: 300, auc: 0.54,
+      status: 'ok', severity: null, reasons: [], samples: 500, days: 20, from: null, to: null, hitRate: 0.53, hitRateInterval: { lower: 0.48, upper: 0.58, confidence: 0.99 }, baseline: { name: 'always up', hitRate: 0.51 }, effectiveSamples: 300, auc: 0.54,
       calibration: { bins: [], expectedCalibrationError: 0.02, noise: 0.02 }, strategy: null, book: { status: 'unavailable', reason: 'not traded in this test' }, promised: { accuracy: 0.53, auc: 0.55, maxDrawdown: 0.1, meanDailyReturn: null },
       since: '2024-05-09T14:00:00.000Z', predictions: 600, unmatured: 100, noLabel: 0,
     },
