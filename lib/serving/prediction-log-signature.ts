@@ -31,13 +31,30 @@ export type LogRowValues = Pick<PredictionLogTable, (typeof LOG_SIGNED_COLUMNS)[
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function logRowText(r: LogRowValues): string {
-  const values = [r.id, r.request_id, r.model, num(r.version), r.variant, num(r.served), r.symbol, r.routing_key, r.as_of, num(r.probability), num(r.predicted_class), num(r.latency_us), r.error ?? null, r.created_at];
-  return `${PREDICTION_LOG_SCHEME}\n${JSON.stringify(values)}`;
+/**
+ * A row's signed values as JSON, in LOG_SIGNED_COLUMNS' order: the text the MAC covers (after the
+ * scheme line), and the text the log writer queues for its SQLite thread, which signs it as it is.
+ * JSON never holds a raw newline, so a batch of them crosses to the thread newline-separated.
+ */
+export function logRowValuesText(r: LogRowValues): string {
+  return JSON.stringify([r.id, r.request_id, r.model, num(r.version), r.variant, num(r.served), r.symbol, r.routing_key, r.as_of, num(r.probability), num(r.predicted_class), num(r.latency_us), r.error ?? null, r.created_at]);
+}
+
+function macOfValuesText(key: string, valuesText: string): string {
+  return hmacSha256Hex(key, `${PREDICTION_LOG_SCHEME}\n${valuesText}`);
 }
 
 function logRowMac(key: string, r: LogRowValues): string {
-  return hmacSha256Hex(key, logRowText(r));
+  return macOfValuesText(key, logRowValuesText(r));
+}
+
+/**
+ * A row of the SQLite thread's batch (LOG_THREAD_COLUMNS' values as JSON) from its signed values'
+ * text (logRowValuesText): the signature and key id appended, nulls without a key.
+ */
+export function signedLogThreadRow(signingKey: string | undefined, valuesText: string): string {
+  const tail = signingKey === undefined ? 'null,null' : `${JSON.stringify(macOfValuesText(signingKey, valuesText))},${JSON.stringify(signingKeyId(signingKey))}`;
+  return `${valuesText.slice(0, -1)},${tail}]`;
 }
 
 /** The signature columns of a row written by a handle with `signing`: nulls without a key. */

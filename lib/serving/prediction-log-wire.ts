@@ -13,11 +13,14 @@ export const LOG_THREAD_COLUMNS = [...LOG_SIGNED_COLUMNS, 'signature', 'signatur
 
 export interface LogThreadData {
   file: string;
+  /** The store handle's MODEL_SIGNING_KEY: the thread signs each row of a batch (undefined: rows unsigned). */
+  signingKey?: string;
 }
 /**
- * rows: the batch as one JSON text, an array of rows, each an array of LOG_THREAD_COLUMNS' values
- * (prediction-log.ts queues them so). One string is cloned to the thread as one copy (an array of
- * 500 strings took ~1 ms of the event loop to clone), and the thread hands it to SQLite as it is.
+ * rows: the batch as one string, its rows newline-separated, each the JSON array of its signed values
+ * (logRowValuesText, as prediction-log.ts queues them). One string is cloned to the thread as one
+ * copy (an array of 500 strings took ~1 ms of the event loop to clone); the thread signs each row
+ * (signedLogThreadRow: LOG_THREAD_COLUMNS' values) and hands the batch to SQLite as one JSON array.
  */
 export type LogThreadRequest = { id: number; rows: string } | { id: number; close: true };
 export type LogThreadRow = Array<PredictionLogTable[(typeof LOG_THREAD_COLUMNS)[number]]>;

@@ -13,17 +13,20 @@
  * thread as one string: a batch of row objects took the event loop milliseconds to clone, an array
  * of 500 strings ~1 ms, one string a copy.
  * MySQL (asynchronous already) and in-memory SQLite stores are written from the calling thread.
+ *
+ * With MODEL_SIGNING_KEY each row is signed when its batch is written, never when it is appended:
+ * one HMAC is 5-16 µs a row, and a request logs a row per symbol and variant (1,500 for 500 symbols
+ * and three variants). The SQLite thread signs its batches itself; the direct path signs in the flush.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
-import type { RowSigning } from '../registry/row-signature';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
-import { logRowSignatureColumns } from './prediction-log-signature';
-import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-wire';
+import { logRowSignatureColumns, logRowValuesText } from './prediction-log-signature';
+import { type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-wire';
 
 /** One prediction_log row, camelCase. */
 export interface PredictionLogEntry {
@@ -164,9 +167,9 @@ function entryProblem(e: PredictionLogEntry): string | undefined {
   return undefined;
 }
 
-/** The row of an entry, signed with `signing`'s key when there is one (the batch's only per-row crypto: one HMAC, see docs/benchmarks.md). */
-function toRow(e: PredictionLogEntry, signing: RowSigning | undefined): PredictionLogTable {
-  const row: PredictionLogTable = {
+/** The row of an entry, unsigned: the signature is made when its batch is written (see the top of this file). */
+function toRow(e: PredictionLogEntry): LogRow {
+  return {
     id: e.id,
     request_id: e.requestId,
     model: e.model,
@@ -182,13 +185,10 @@ function toRow(e: PredictionLogEntry, signing: RowSigning | undefined): Predicti
     error: e.error,
     created_at: e.createdAt,
   };
-  return Object.assign(row, logRowSignatureColumns(signing, row));
 }
 
-/** A row as the log thread takes it: its values in LOG_THREAD_COLUMNS' order, as JSON text (one small string per queued row). */
-function rowText(row: PredictionLogTable): string {
-  return JSON.stringify(LOG_THREAD_COLUMNS.map((column) => row[column]));
-}
+/** A queued row: every column the writer sets but the signature's two and logged_at. */
+type LogRow = Omit<PredictionLogTable, 'signature' | 'signature_key_id' | 'logged_at'>;
 
 const THREAD_SCRIPT = path.join(__dirname, 'prediction-log-thread');
 
@@ -201,11 +201,14 @@ class SqliteLogThread {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly signingKey: string | undefined,
+  ) {}
 
-  /** rows: each row's values as JSON text (rowText); the batch crosses to the thread as one string. */
+  /** rows: each row's signed values as JSON text (logRowValuesText); the batch crosses to the thread as one string. */
   insert(rows: string[]): Promise<void> {
-    return this.request({ id: this.nextId++, rows: `[${rows.join(',')}]` });
+    return this.request({ id: this.nextId++, rows: rows.join('\n') });
   }
 
   async close(): Promise<void> {
@@ -228,7 +231,7 @@ class SqliteLogThread {
   private start(): Worker {
     if (this.worker) return this.worker;
     // The project runs from TypeScript sources through tsx; the thread loads them the same way (as lib/threads does).
-    const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true, workerData: { file: this.file } satisfies LogThreadData });
+    const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true, workerData: { file: this.file, ...(this.signingKey !== undefined ? { signingKey: this.signingKey } : {}) } satisfies LogThreadData });
     worker.on('message', (reply: LogThreadReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
@@ -251,8 +254,8 @@ class SqliteLogThread {
 }
 
 export class PredictionLogWriter {
-  /** Row objects, or on the thread path their values' JSON text (rowText). */
-  private queue: Array<PredictionLogTable | string> = [];
+  /** Unsigned row objects, or on the thread path their signed values' JSON text (logRowValuesText). */
+  private queue: Array<LogRow | string> = [];
   private inFlight = 0;
   private readonly counters = { written: 0, dropped: 0, rejected: 0, failedFlushes: 0 };
   private lastError: string | undefined;
@@ -280,7 +283,7 @@ export class PredictionLogWriter {
       if (!(Number.isFinite(value) && value > 0)) throw new Error(`PredictionLogWriter: ${name} must be a positive number, got ${value}`);
     }
     const sqlite = store.sqlite;
-    if (options.thread !== false && store.driver === 'sqlite' && sqlite && !sqlite.memory) this.thread = new SqliteLogThread(sqlite.name);
+    if (options.thread !== false && store.driver === 'sqlite' && sqlite && !sqlite.memory) this.thread = new SqliteLogThread(sqlite.name, store.signing?.signingKey);
   }
 
   /** Queues rows for writing; never waits for the store. Rows that cannot be stored are counted as rejected. */
@@ -297,8 +300,8 @@ export class PredictionLogWriter {
         this.lastError = 'prediction log rows appended after close were dropped';
         continue;
       }
-      const row = toRow(entry, this.store.signing);
-      this.queue.push(this.thread ? rowText(row) : row);
+      const row = toRow(entry);
+      this.queue.push(this.thread ? logRowValuesText(row) : row);
     }
     this.enforceBound();
     if (this.queue.length === 0) return;
@@ -369,12 +372,13 @@ export class PredictionLogWriter {
     }
   }
 
-  private async insert(queued: Array<PredictionLogTable | string>): Promise<void> {
+  private async insert(queued: Array<LogRow | string>): Promise<void> {
     if (this.thread) return this.thread.insert(queued as string[]);
-    const rows = queued as PredictionLogTable[];
+    const rows = queued as LogRow[];
     // logged_at by the database's clock: the deployment analyses fold rows by it (log-aggregates.ts).
     const loggedAt = dbClockMicros(this.store.driver);
-    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt })));
+    const signing = this.store.signing;
+    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, ...logRowSignatureColumns(signing, r), logged_at: loggedAt })));
     // A retried batch may have committed the first time: its ids are already there, which is fine.
     if (this.store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();

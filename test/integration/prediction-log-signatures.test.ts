@@ -6,12 +6,14 @@
  * keep their honest values, and totals edited in analysis_cells are folded again from the log.
  * Without a key nothing changes. Both drivers.
  */
+import crypto from 'node:crypto';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { abReportInStore } from '../../lib/deployment/ab-report';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
 import { withLabelVerification } from '../../lib/deployment/outcomes';
 import { registerModel, signModelVersion } from '../../lib/registry/model-registry';
 import { PredictionLogWriter, type PredictionLogEntry } from '../../lib/serving/prediction-log';
+import { CHECKED_LOG_COLUMNS, logRowSignatureState, type StoredLogRow } from '../../lib/serving/prediction-log-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
@@ -176,6 +178,26 @@ describe.each(DRIVERS)('signed prediction log (%s)', (_driver, create) => {
     expect(forged.verdict).not.toBe('fail');
     expect(forged.verdict).toBe('inconclusive');
     expect(forged.unverifiedLog?.problems).toEqual(['edited']);
+  });
+
+  it.each([true, false])('signs in the batch, not when a row is appended (thread %s): no HMAC on the request path, every row verifies', async (thread) => {
+    t = await create();
+    signed = await openDatabase(t.url, { signing });
+    const rows = entries({ champion: 1, canary: 2 }).map((e, i) => ({ ...e, error: i % 5 === 0 ? 'line\nbreak "quoted" ünï ✓' : null, probability: i % 7 === 0 ? null : Math.random(), latencyUs: i * 13.7 }));
+    const writer = new PredictionLogWriter(signed, { flushMs: 10_000, batchRows: 100_000, thread });
+    const hmacs = jest.spyOn(crypto, 'createHmac');
+    try {
+      writer.append(rows);
+      expect(hmacs).not.toHaveBeenCalled();
+    } finally {
+      hmacs.mockRestore();
+    }
+    await writer.close();
+    expect(writer.stats()).toMatchObject({ written: rows.length, rejected: 0, dropped: 0 });
+    const stored = await t.store.db.selectFrom('prediction_log').select([...CHECKED_LOG_COLUMNS]).execute();
+    expect(stored.length).toBe(rows.length);
+    const refused = stored.filter((r) => !logRowSignatureState({ signingKey: KEY }, r as StoredLogRow).ok);
+    expect(refused.map((r) => r.id)).toEqual([]);
   });
 
   it('without a key nothing is signed or checked (the edit is read as logged)', async () => {
