@@ -50,29 +50,43 @@ interface GroupedPrediction {
   served: boolean;
 }
 
+/** Rows per read of the checked path: what it holds at once besides the groups (log-aggregates.ts checks 5,000 a read too). */
+export const LIVE_ROWS_PER_READ = 5000;
+
 /**
- * With a key, the rows are read one by one and checked, and the refused left out (grouped here as
- * the SQL does: mean probability, served if any was).
+ * With a key, the rows are read and checked one by one, and the refused left out (grouped here as
+ * the SQL does: mean probability, served if any was). Read in pages by (created_at, id), keyset on
+ * the (model, created_at) index, and grouped as they come: a lookback at a million predictions a day
+ * is 60 million rows, and only its (symbol, as_of) groups are kept.
  */
 async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifier, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
-  let q = store.db
-    .selectFrom('prediction_log')
-    .select([...CHECKED_LOG_COLUMNS])
-    .where('model', '=', model)
-    .where('version', '=', version)
-    .where('created_at', '>=', since)
-    .where('probability', 'is not', null)
-    .where('error', 'is', null);
-  if (until !== undefined) q = q.where('created_at', '<', until);
   const groups = new Map<string, { symbol: string; asOf: string; sum: number; n: number; served: boolean }>();
-  for (const r of await q.execute()) {
-    if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null })) continue;
-    const k = `${r.as_of}\u0000${r.symbol}`;
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = { symbol: r.symbol, asOf: r.as_of, sum: 0, n: 0, served: false }));
-    g.sum += Number(r.probability);
-    g.n++;
-    g.served ||= Number(r.served) === 1;
+  let after: { createdAt: string; id: string } | undefined;
+  for (;;) {
+    let q = store.db
+      .selectFrom('prediction_log')
+      .select([...CHECKED_LOG_COLUMNS])
+      .where('model', '=', model)
+      .where('version', '=', version)
+      .where('created_at', '>=', since)
+      .where('probability', 'is not', null)
+      .where('error', 'is', null);
+    if (until !== undefined) q = q.where('created_at', '<', until);
+    const from = after;
+    if (from !== undefined) q = q.where((eb) => eb.or([eb('created_at', '>', from.createdAt), eb.and([eb('created_at', '=', from.createdAt), eb('id', '>', from.id)])]));
+    const rows = await q.orderBy('created_at').orderBy('id').limit(LIVE_ROWS_PER_READ).execute();
+    for (const r of rows) {
+      if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null })) continue;
+      const k = `${r.as_of}\u0000${r.symbol}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { symbol: r.symbol, asOf: r.as_of, sum: 0, n: 0, served: false }));
+      g.sum += Number(r.probability);
+      g.n++;
+      g.served ||= Number(r.served) === 1;
+    }
+    if (rows.length < LIVE_ROWS_PER_READ) break;
+    const last = rows[rows.length - 1];
+    after = { createdAt: last.created_at, id: last.id };
   }
   return [...groups.values()].sort((a, b) => (a.asOf < b.asOf ? -1 : a.asOf > b.asOf ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0)).map((g) => ({ symbol: g.symbol, asOf: g.asOf, probability: g.sum / g.n, served: g.served }));
 }
