@@ -150,8 +150,8 @@ function logRowsSummary(keys: VerificationKeys, refused: readonly RefusedGroup[]
   const total = refused.reduce((n, g) => n + g.dates.length, 0);
   const groups = refused.map((g) => `${describeRefusedDates(g.symbol, g.dates, 'rows created')}: ${refusalProblemText(g, keys)}`);
   const remedies: string[] = [];
-  if (refused.some((g) => g.problem === 'edited')) remedies.push('their predictions, scores, errors or latencies were changed after the API logged them: find who wrote them; a verdict over a window that holds them stays inconclusive (delete them to judge on the rest, or let the window pass them)');
-  if (refused.some((g) => g.problem === 'unsigned')) remedies.push('rows logged before signing was configured, or by an API process without MODEL_SIGNING_KEY: give every API process the key; windows that start after them are judged');
+  if (refused.some((g) => g.problem === 'edited')) remedies.push('their predictions, scores, errors or latencies were changed after the API logged them (or, unsigned, they were logged by an API process of a release before the signed log during an upgrade): find who wrote them; a verdict over a window that holds them stays inconclusive (delete them to judge on the rest, or let the window pass them)');
+  if (refused.some((g) => g.problem === 'unsigned')) remedies.push('rows logged before signing was configured, or by an API process without MODEL_SIGNING_KEY or of a release before the signed log: give every API process the key and upgrade them all together (an old process\'s rows created after the first signed row read as edited); windows that start after them are judged');
   if (refused.some((g) => g.problem === 'other_key')) remedies.push('during a key rotation give this process the old key in MODEL_SIGNING_PREVIOUS_KEYS (docs/operations.md)');
   return {
     rows: total,
