@@ -147,8 +147,10 @@ describe.each(DRIVERS)('outcomes are measured on verified bars only (%s)', (_dri
   });
 
   it('still fails a canary whose serving health fails when its outcome bars are refused', async () => {
-    // The canary answers slowly: a serving failure, known without any outcome.
-    await t.store.db.updateTable('prediction_log').set({ latency_us: 5_000_000 }).where('variant', '=', 'canary').execute();
+    // The canary answered slowly: a serving failure, known without any outcome (logged so, signed, as the API would).
+    const slow = (await signed.db.selectFrom('prediction_log').selectAll().where('variant', '=', 'canary').execute()).map(({ signature: _s, signature_key_id: _k, logged_at: _l, ...r }) => ({ ...r, latency_us: 5_000_000 }));
+    await signed.db.deleteFrom('prediction_log').where('variant', '=', 'canary').execute();
+    for (let i = 0; i < slow.length; i += 200) await signed.db.insertInto('prediction_log').values(slow.slice(i, i + 200).map((r) => ({ ...r, ...logRowSignatureColumns(signing, r) }))).execute();
     await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'AAA').where('date', 'in', DATES.slice(10, 15)).execute();
     await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'CCC').where('date', '=', DATES[20]).execute();
     const analysis = await canary();
