@@ -35,6 +35,13 @@ import type { RowSigning } from '../lib/registry/row-signature';
 export interface BeginDeploymentInput {
   deploymentId: string;
   request: unknown;
+  /** workflowInfo().firstExecutionRunId of the calling run (absent from workflows before it): recorded, and every move must come from the same chain. */
+  firstExecutionRunId?: string;
+}
+
+/** The caller's workflowInfo().firstExecutionRunId, passed with every traffic and alias move (absent from workflows before it). */
+export interface ExecutionChain {
+  firstExecutionRunId?: string;
 }
 
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
@@ -65,7 +72,7 @@ const supersededAnswer = async (store: Database, model: string, why: string): Pr
 type DeploymentRow = Awaited<ReturnType<typeof deploymentRow>>;
 
 function deploymentRow(store: Database, id: string) {
-  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256']).where('id', '=', id).executeTakeFirst();
+  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256', 'first_execution_run_id']).where('id', '=', id).executeTakeFirst();
 }
 
 /** The versions of a deployment row and the artifacts they had when it started (lib/deployment/artifact-pins.ts). */
@@ -85,6 +92,8 @@ interface MoveVersions {
   routed: number[];
   challenger?: number;
   champion?: number | null;
+  /** The moving run's workflowInfo().firstExecutionRunId. */
+  firstExecutionRunId?: string;
 }
 
 /**
@@ -98,6 +107,8 @@ function unrecordedMove(d: DeploymentRow, deploymentId: string | undefined, mode
   if (deploymentId === undefined) return 'the move names no deployment, and only a recorded deployment moves traffic';
   if (!d) return `no deployment ${deploymentId} is recorded (beginDeployment records every deployment before it moves traffic), so it owns no traffic`;
   if (d.model !== model) return `deployment ${deploymentId} is of ${d.model}, not ${model}`;
+  const chain = otherChain(d, move.firstExecutionRunId);
+  if (chain !== undefined) return chain;
   const challenger = Number(d.challenger_version);
   const champion = d.champion_version === null ? null : Number(d.champion_version);
   const versions = `v${challenger} against ${champion === null ? 'no champion' : `v${champion}`}`;
@@ -106,6 +117,19 @@ function unrecordedMove(d: DeploymentRow, deploymentId: string | undefined, mode
   const foreign = move.routed.filter((v) => v !== challenger && v !== champion);
   if (foreign.length > 0) return `deployment ${deploymentId} deploys ${versions}, and routes no traffic to ${[...new Set(foreign)].map((v) => `v${v}`).join(', ')}`;
   return undefined;
+}
+
+/**
+ * Why a run of chain `firstExecutionRunId` may not act for `d` (undefined when it may): the row was
+ * begun by another execution chain under the same workflow id. A continue-as-new and a reset keep
+ * the chain; a run started anew under the id (the running one terminated, a cron chain, a retried
+ * start that never began) has its own, and its input, which a client chose, is no deployment's.
+ * Rows from before 0036 record no chain: any run of the id may act for them, as before.
+ */
+function otherChain(d: { id: string; first_execution_run_id?: string | null }, firstExecutionRunId: string | undefined): string | undefined {
+  const recorded = d.first_execution_run_id ?? null;
+  if (recorded === null || recorded === firstExecutionRunId) return undefined;
+  return `deployment ${d.id} was begun by the workflow execution chain ${recorded}, not by this run's (${firstExecutionRunId ?? 'none given'}): a run started anew under its id (not continued as new from it, nor a reset of it) owns none of its traffic`;
 }
 
 /** The deployment a routes write names as its writer (`updatedBy: "deployment <id>"`), for workflows that pass no deploymentId. */
@@ -295,7 +319,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
   async function runningDeployment(model: string, self: string): Promise<NonNullable<DeploymentRow> | undefined> {
     const rows = await store.db
       .selectFrom('deployments')
-      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256'])
+      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256', 'first_execution_run_id'])
       .where('model', '=', model)
       .where('id', '!=', self)
       .where((eb) => eb.or([eb('status', '=', 'running'), eb('running_model', '=', model)]))
@@ -362,8 +386,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         // A/B deadline rule (a run in flight across an upgrade) takes the default rather than failing after training.
         const fromPipeline = requested.startedBy.startsWith('pipeline ');
         const plan = parseDeploymentRequest(input.request, typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 ? { labelHorizon: horizon, tooShortAbDeadline: fromPipeline ? 'default' : 'refuse' } : {});
-        const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at']).where('id', '=', input.deploymentId).executeTakeFirst();
+        const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at', 'first_execution_run_id']).where('id', '=', input.deploymentId).executeTakeFirst();
         if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
+        const chain = existing && otherChain(existing, input.firstExecutionRunId);
+        if (chain !== undefined) throw new BadInputError(`cannot begin: ${chain}; nothing was moved (stop it with "mlp deployments abort ${input.deploymentId}", or deploy under a new id)`, 'DEPLOYMENT_NOT_RECORDED');
         if (!existing) await assertVerifiedRecords(plan.model, `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
@@ -410,7 +436,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const row = { id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null, running_model: plan.model, routes_generation: (await readServingRoutes(store, plan.model))?.generation ?? 0,
           // The models judged from here on: a row edited to name another artifact no longer verifies for this deployment.
           challenger_sha256: verified.get(plan.challengerVersion)?.artifactSha256 ?? null,
-          champion_sha256: championVersion === null ? null : (verified.get(championVersion)?.artifactSha256 ?? null) };
+          champion_sha256: championVersion === null ? null : (verified.get(championVersion)?.artifactSha256 ?? null),
+          // Only runs of this chain move its traffic (otherChain).
+          first_execution_run_id: input.firstExecutionRunId ?? null };
         // The insert takes the model's lock (unique running_model): of two starts at once, one fails here.
         for (let attempt = 1; ; attempt++) {
           const running = await runningDeployment(plan.model, input.deploymentId);
@@ -441,11 +469,11 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      * Writes a traffic split (every API process picks it up within seconds) and returns its
      * generation; `{ superseded }` and nothing written when someone else took the traffic over.
      */
-    async setTrafficSplit(input: WriteServingRoutesInput & { deploymentId?: string }): Promise<number | Superseded> {
+    async setTrafficSplit(input: WriteServingRoutesInput & ExecutionChain & { deploymentId?: string }): Promise<number | Superseded> {
       return withFailureMapping(async () => {
-        const { deploymentId, ...split } = input;
+        const { deploymentId, firstExecutionRunId, ...split } = input;
         const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
-        const owner = await recordedOwnership(deploymentId ?? writerId(split.updatedBy), split.model, `cannot route ${split.model} traffic`, { routed: versions, ...(split.shadow ? { challenger: split.shadow.version } : {}) });
+        const owner = await recordedOwnership(deploymentId ?? writerId(split.updatedBy), split.model, `cannot route ${split.model} traffic`, { routed: versions, firstExecutionRunId, ...(split.shadow ? { challenger: split.shadow.version } : {}) });
         if (owner.why !== undefined) return supersededAnswer(store, split.model, owner.why);
         await assertVerifiedRecords(split.model, `cannot route ${split.model} traffic`);
         await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: artifactsOf(owner.row) });
@@ -593,10 +621,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      * The challenger takes all traffic and the champion alias; canary / challenger aliases are
      * cleared. `{ superseded }` and nothing moved when someone else took the traffic over.
      */
-    async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void | Superseded> {
+    async promoteChallenger(input: ExecutionChain & { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void | Superseded> {
       return withFailureMapping(async () => {
         const what = `cannot promote ${input.model} v${input.challengerVersion}`;
-        const owner = await recordedOwnership(input.deploymentId, input.model, what, { routed: [input.challengerVersion], challenger: input.challengerVersion, champion: input.championVersion });
+        const owner = await recordedOwnership(input.deploymentId, input.model, what, { routed: [input.challengerVersion], challenger: input.challengerVersion, champion: input.championVersion, firstExecutionRunId: input.firstExecutionRunId });
         if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
         await assertVerifiedRecords(input.model, what);
         await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], what, { pins: artifactsOf(owner.row) });
@@ -626,13 +654,14 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      * traffic is theirs: it is left as it is, `trafficLeft` says why and `serving` what serves (the
      * person may have made the challenger champion: then it was not withdrawn).
      */
-    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string; serving?: ServingNow }> {
+    async rollBackDeployment(input: ExecutionChain & { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string; serving?: ServingNow }> {
       return withFailureMapping(async () => {
         // Its own row's champion only: a retry after the row ended finds the traffic no longer its own and moves nothing.
         const owner = await recordedOwnership(input.deploymentId, input.model, `cannot roll ${input.model} back to ${input.championVersion === null ? 'no champion' : `v${input.championVersion}`}`, {
           routed: input.championVersion === null ? [] : [input.championVersion],
           challenger: input.challengerVersion,
           champion: input.championVersion,
+          firstExecutionRunId: input.firstExecutionRunId,
         });
         if (owner.why === undefined && input.championVersion !== null) {
           await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: artifactsOf(owner.row) });
@@ -676,8 +705,12 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
      * rollback, so nothing else cleared it. Kept only while the routes still give the challenger
      * canary traffic (a stopped deployment leaves its split as it is, for a person).
      */
-    async finishDeployment(input: { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
+    async finishDeployment(input: ExecutionChain & { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
       return withFailureMapping(async () => {
+        // A run of another chain under the id neither ends the deployment nor clears its alias.
+        const recorded = await deploymentRow(store, input.deploymentId);
+        const chain = recorded && otherChain(recorded, input.firstExecutionRunId);
+        if (chain !== undefined) throw new BadInputError(`cannot end deployment ${input.deploymentId}: ${chain}; nothing was changed`, 'DEPLOYMENT_NOT_RECORDED');
         // Releases the model for its next deployment (running_model). Once: a later run of the same
         // workflow (a reset) never rewrites how the deployment ended.
         await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).where('status', '=', 'running').execute();

@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   LEAKAGE_DETECTED: 'a leakage guard tripped and the experiment says to fail',
   ALL_TRIALS_FAILED: 'every trial of an algorithm\'s hyperparameter search failed',
   PIPELINE_STEP_FAILED: 'a pipeline step failed for good without a more specific code',
-  DEPLOYMENT_NOT_RECORDED: 'a traffic or alias move for a deployment no running deployments row records for that model and those versions (a workflow that skipped beginDeployment): nothing is moved',
+  DEPLOYMENT_NOT_RECORDED: 'a traffic or alias move for a deployment no running deployments row records for that model and those versions (a workflow that skipped beginDeployment), or asked by a run of another execution chain than the one that began it: nothing is moved',
   DECISION_NOT_APPLIED: 'a deployment decision (approve, pause, resume, abort) was refused or overtaken and not applied',
 } as const;
 

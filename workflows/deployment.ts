@@ -57,7 +57,7 @@ export async function deploymentWorkflow(request: DeploymentRequest, carried?: D
   if (carried) return untilCancelled(new Rollout({ request, state: withPlan(state), controls, position: carried.position, deploymentStart: carried.deploymentStart }), (r) => r.run());
 
   // Run to its end even if cancelled meanwhile: the row and the canary alias it writes are then there for the rollout to end.
-  const { plan, championVersion } = await uninterrupted(() => beginDeployment({ deploymentId: state.deploymentId, request }));
+  const { plan, championVersion } = await uninterrupted(() => beginDeployment({ deploymentId: state.deploymentId, request, firstExecutionRunId: workflowInfo().firstExecutionRunId }));
   Object.assign(state, { plan, championVersion, steps: plan.canary.steps });
   const rollout = new Rollout({ request, state: withPlan(state), controls, position: { phase: 'approval' }, deploymentStart: new Date().toISOString() });
   if (championVersion === null || championVersion === plan.challengerVersion) {

@@ -951,6 +951,17 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0036_deployment_execution_chain': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The first run id of the workflow execution chain that began the deployment: its traffic and
+      // alias moves are made only for runs of that chain (continued as new, reset), never for a run
+      // started anew under the same workflow id. Null on rows written before (moves then unbound).
+      await db.schema.alterTable('deployments').addColumn('first_execution_run_id', 'varchar(64)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('deployments').dropColumn('first_execution_run_id').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

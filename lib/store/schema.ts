@@ -301,6 +301,8 @@ export interface DeploymentsTable {
   /** The artifact sha256 the challenger's / champion's registry row named when the deployment started (0025); null before, or without a champion. */
   challenger_sha256?: string | null;
   champion_sha256?: string | null;
+  /** workflowInfo().firstExecutionRunId of the run that began the deployment (0036): only runs of that chain move its traffic; null before. */
+  first_execution_run_id?: string | null;
 }
 
 export interface AlertsTable {

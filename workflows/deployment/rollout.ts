@@ -80,6 +80,14 @@ const TAKEOVER_BEFORE_STOP = 'takeover-before-stop';
  * serving; replayed (a query of such a closed run), they must end so again.
  */
 const ROLLBACK_ON_CANCEL = 'rollback-on-cancel';
+/**
+ * The execution chain the run belongs to, passed with every traffic and alias move: the activities
+ * move a deployment's traffic only for the chain that began it (its row's first_execution_run_id).
+ * Read from workflowInfo() at the call, never from the input: a continue-as-new and a reset keep it,
+ * a run started anew under the same id (a terminate and restart, a cron chain) has its own.
+ */
+const executionChain = () => ({ firstExecutionRunId: workflowInfo().firstExecutionRunId });
+
 export const CANCELLED_REASON = 'the deployment workflow was cancelled';
 
 /**
@@ -195,7 +203,7 @@ export class Rollout {
   /** Champion absent (first model) or already the challenger: no comparison possible, one route. */
   async promoteAtOnce(): Promise<DeploymentState> {
     const first = this.state.championVersion === null;
-    const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' }));
+    const promoted = await uninterrupted(() => promoteChallenger({ ...executionChain(), deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' }));
     const taken = supersededBy(promoted);
     if (taken !== undefined) {
       const serving = servingOf(promoted);
@@ -245,8 +253,9 @@ export class Rollout {
       this.state.status = shadow ? 'shadow' : 'canary';
       this.state.step = p.step;
       const deploymentId = this.state.deploymentId;
-      const moved = await uninterrupted(() => setTrafficSplit(
-        shadow
+      const moved = await uninterrupted(() => setTrafficSplit({
+        ...executionChain(),
+        ...(shadow
           ? { model: this.plan.model, mode: 'single', routes: [{ variant: 'champion', version: this.champion, weight: 1 }], shadow: { version: challenger }, updatedBy: this.by, reason: `shadow phase for v${challenger}`, deploymentId }
           : {
               model: this.plan.model,
@@ -256,8 +265,8 @@ export class Rollout {
               updatedBy: this.by,
               reason: `canary step ${p.step + 1}/${steps.length}: ${steps[p.step]}%`,
               deploymentId,
-            },
-      ));
+            }),
+      }));
       const taken = supersededBy(moved);
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = weight;
@@ -276,7 +285,7 @@ export class Rollout {
     if (next >= steps.length) {
       const unservable = await this.verifyBeforeMove('before the promotion', false);
       if (unservable) return unservable;
-      const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: canaryPromotionReason(this.state, steps) }));
+      const promoted = await uninterrupted(() => promoteChallenger({ ...executionChain(), deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: canaryPromotionReason(this.state, steps) }));
       const taken = supersededBy(promoted);
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = 1;
@@ -495,7 +504,7 @@ export class Rollout {
     if (!p.splitSet) {
       const stopped = await this.verifyBeforeMove('before the A/B test', true);
       if (stopped) return stopped;
-      const moved = await uninterrupted(() => setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId }));
+      const moved = await uninterrupted(() => setTrafficSplit({ ...executionChain(), model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId }));
       const taken = supersededBy(moved);
       if (taken !== undefined) return this.stopSuperseded(taken);
       Object.assign(p, { splitSet: true, deadline: Date.now() + plan.ab.deadlineSeconds * 1000 });
@@ -707,7 +716,7 @@ export class Rollout {
   private async promote(reason: string, message: string): Promise<DeploymentState> {
     const unservable = await this.verifyBeforeMove('before the promotion', false);
     if (unservable) return unservable;
-    const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason }));
+    const promoted = await uninterrupted(() => promoteChallenger({ ...executionChain(), deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason }));
     const taken = supersededBy(promoted);
     if (taken !== undefined) return this.stopSuperseded(taken);
     this.state.challengerWeight = 1;
@@ -822,7 +831,7 @@ export class Rollout {
   private async keepChampionNow(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus }): Promise<DeploymentState> {
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true, options.status);
     if (stopped) return stopped;
-    const done = await uninterrupted(() => rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
+    const done = await uninterrupted(() => rollBackDeployment({ ...executionChain(), deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
     const taken = this.takenOverEnd(done, reason);
     if (options.alert) {
       const message = taken?.superseded ? `v${this.plan.challengerVersion} (B) not withdrawn (${reason}): ${taken.message}` : `v${this.plan.challengerVersion} (B) withdrawn: ${reason}`;
@@ -857,7 +866,7 @@ export class Rollout {
     const { state, plan } = this;
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true, options.status);
     if (stopped) return stopped;
-    const done = await uninterrupted(() => rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason }));
+    const done = await uninterrupted(() => rollBackDeployment({ ...executionChain(), deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason }));
     // A rollback that found the traffic taken over left it alone (the champion may be what was rolled away from).
     const taken = this.takenOverEnd(done, reason);
     if (alert) {
@@ -875,7 +884,7 @@ export class Rollout {
     this.controls.settle();
     this.noteCancelledWhileEnding();
     this.log(message);
-    await uninterrupted(() => finishDeployment({ deploymentId: this.state.deploymentId, status, outcome: this.state }));
+    await uninterrupted(() => finishDeployment({ ...executionChain(), deploymentId: this.state.deploymentId, status, outcome: this.state }));
     this.recorded = true;
     await condition(allHandlersFinished);
     return this.state;
