@@ -21,7 +21,9 @@
  *
  * A rollout may wait for weeks: it continues as new (same workflow id, state carried in `carried`)
  * before its history grows large; see workflows/deployment/rollout.ts. Only such a continued run
- * takes a carried state: a run started with one fails at once (INVALID_INPUT), moving nothing.
+ * takes a carried state: a run started with one, a retried run with one, and any run of a cron
+ * schedule fail at once (INVALID_INPUT), moving nothing; and the activities move a deployment's
+ * traffic only for the execution chain that began it (a run started anew under its id has its own).
  * Updates: approveStart, approveStep, overrideBlock, promote, pause, resume, abort (validated, they
  * return the new state; workflows/deployment/controls.ts). Query: deploymentState.
  * Cancelling the workflow (`temporal workflow cancel`, the Web UI) ends it as abort does, rolled
@@ -36,7 +38,7 @@ import type { DeploymentPlan, DeploymentRequest } from '../lib/deployment/plan';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { Controls } from './deployment/controls';
 import { Rollout, uninterrupted } from './deployment/rollout';
-import { carriedStateProblem, initialState, logDecision, type DeploymentCarry, type DeploymentState } from './deployment/state';
+import { carriedStateProblem, initialState, logDecision, runStartProblem, type DeploymentCarry, type DeploymentState } from './deployment/state';
 import { DEPLOYMENT_RETRY } from './retry-policies';
 
 export type { AnalysisRecord, DeploymentCarry, DeploymentState, DeploymentStatus } from './deployment/state';
@@ -45,8 +47,10 @@ export { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveSte
 const { beginDeployment } = proxyActivities<DeploymentActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '2m', retry: DEPLOYMENT_RETRY });
 
 export async function deploymentWorkflow(request: DeploymentRequest, carried?: DeploymentCarry): Promise<DeploymentState> {
+  // Before anything runs (no command, so histories of real runs, never cron nor retried with a carry, replay unchanged).
+  const started = runStartProblem(workflowInfo(), carried !== undefined);
+  if (started !== undefined) throw ApplicationFailure.nonRetryable(`refused: ${started}; nothing was moved`, 'INVALID_INPUT');
   if (carried) {
-    // Before anything runs (no command, so histories of real continued runs replay unchanged).
     const { workflowId, continuedFromExecutionRunId } = workflowInfo();
     const problem = carriedStateProblem(carried, request, workflowId, continuedFromExecutionRunId);
     if (problem !== undefined) throw ApplicationFailure.nonRetryable(`refused: ${problem}; nothing was moved`, 'INVALID_INPUT');

@@ -129,11 +129,26 @@ export interface DeploymentCarry {
 }
 
 /**
+ * Why this run may not go on at all (undefined when it may), from workflowInfo(): a run of a cron
+ * schedule (each run repeats the input a client chose, and a deployment is started once), or a
+ * retried run (attempt > 1) with a carried state. Temporal sets continuedFromExecutionRunId on cron
+ * and retried runs too, so carriedStateProblem alone would take their carry for a continue-as-new;
+ * the SDK does not say which started the run, so these are refused by what it does say.
+ */
+export function runStartProblem(info: { cronSchedule?: string; attempt: number }, carried: boolean): string | undefined {
+  if (info.cronSchedule !== undefined && info.cronSchedule !== '') return `a deployment runs once, never on a cron schedule (${info.cronSchedule}); start it with its request alone (\`mlp deploy\`)`;
+  if (carried && info.attempt > 1) return `attempt ${info.attempt} of a retried workflow was started with a carried state, which only a run continued as new from its own deployment passes`;
+  return undefined;
+}
+
+/**
  * Why `carried` may not be taken up by this run (undefined when it may). Only a run continued as new
  * from the same deployment's run carries a state: started from a client, a carried state would
  * skip beginDeployment (its checks, the model's lock and the deployments row) and could claim steps
  * no analysis passed, and the worker would sign the traffic moves and the promotion it leads to.
- * `continuedFromRunId`: workflowInfo().continuedFromExecutionRunId (kept across a reset).
+ * `continuedFromRunId`: workflowInfo().continuedFromExecutionRunId (kept across a reset). Temporal
+ * sets it on a cron run and a retried run too, not only on a continue-as-new: runStartProblem refuses
+ * those, and the activities move traffic only for the execution chain that began the deployment.
  */
 export function carriedStateProblem(carried: DeploymentCarry, request: { model: string; challengerVersion: number }, workflowId: string, continuedFromRunId: string | undefined): string | undefined {
   const s = carried.state;

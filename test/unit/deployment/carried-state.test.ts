@@ -1,6 +1,6 @@
 /** Which carried states deploymentWorkflow takes up: only a continued run's, of its own deployment and request. */
 import { parseDeploymentRequest } from '../../../lib/deployment/plan';
-import { carriedStateProblem, initialState, type DeploymentCarry } from '../../../workflows/deployment/state';
+import { carriedStateProblem, initialState, runStartProblem, type DeploymentCarry } from '../../../workflows/deployment/state';
 
 const request = { model: 'm', challengerVersion: 2, startedBy: 'test' };
 const carry = (id: string, over: { model?: string; challengerVersion?: number } = {}): DeploymentCarry => {
@@ -27,5 +27,20 @@ describe('carriedStateProblem', () => {
     const noPlan = carry('dep-1');
     delete noPlan.state.plan;
     expect(carriedStateProblem(noPlan, request, 'dep-1', 'run-1')).toMatch(/plan missing/);
+  });
+});
+
+describe('runStartProblem', () => {
+  it('takes a first attempt without a cron schedule, carried or not', () => {
+    expect(runStartProblem({ attempt: 1 }, false)).toBeUndefined();
+    expect(runStartProblem({ attempt: 1 }, true)).toBeUndefined();
+  });
+  it('refuses any run of a cron schedule: its runs repeat a client-chosen input', () => {
+    expect(runStartProblem({ attempt: 1, cronSchedule: '@every 2s' }, false)).toMatch(/cron schedule \(@every 2s\)/);
+    expect(runStartProblem({ attempt: 1, cronSchedule: '@every 2s' }, true)).toMatch(/cron schedule/);
+  });
+  it('refuses a carried state in a retried run (its continuedFrom is the failed attempt, not a continue-as-new)', () => {
+    expect(runStartProblem({ attempt: 2 }, true)).toMatch(/attempt 2.*carried state/);
+    expect(runStartProblem({ attempt: 2 }, false)).toBeUndefined();
   });
 });
