@@ -389,7 +389,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at', 'first_execution_run_id']).where('id', '=', input.deploymentId).executeTakeFirst();
         if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
         const chain = existing && otherChain(existing, input.firstExecutionRunId);
-        if (chain !== undefined) throw new BadInputError(`cannot begin: ${chain}; nothing was moved (stop it with "mlp deployments abort ${input.deploymentId}", or deploy under a new id)`, 'DEPLOYMENT_NOT_RECORDED');
+        if (chain !== undefined) throw new BadInputError(`cannot begin: ${chain}; nothing was moved. The chain that began it has ended (terminated), so its row is left running: "mlp deployments show ${input.deploymentId}" names the rollback to the champion, a deployment under a new id marks the row failed and releases the model, and so does the next monitoring run`, 'DEPLOYMENT_NOT_RECORDED');
         if (!existing) await assertVerifiedRecords(plan.model, `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
