@@ -124,6 +124,43 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
   });
 
+  it('moves traffic and the alias only for the execution chain that began the deployment; a row begun without one (before 0036) takes any', async () => {
+    const { name, v } = await model('chain', 2, [1]);
+    const [v1, v2] = v;
+    const a = activities();
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v2), firstExecutionRunId: 'chain-a' });
+    const records = async () => ({
+      routes: await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', name).execute(),
+      aliases: await t.store.db.selectFrom('model_aliases').selectAll().where('name', '=', name).execute(),
+      deployment: await t.store.db.selectFrom('deployments').selectAll().where('id', '=', id).execute(),
+    });
+    const begun = await records();
+    const refused = (chain: string) => ({ type: 'DEPLOYMENT_NOT_RECORDED', nonRetryable: true, message: expect.stringContaining(`begun by the workflow execution chain chain-a, not by this run's (${chain})`) });
+    // Another chain under the same id (the running one terminated and the id started anew), or a move naming none (an old build).
+    for (const chain of ['chain-b', undefined]) {
+      const shown = chain ?? 'none given';
+      await expect(a.setTrafficSplit({ ...canarySplit(name, id, v2, v1, 0.5), ...(chain ? { firstExecutionRunId: chain } : {}) })).rejects.toMatchObject(refused(shown));
+      await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: `deployment ${id}`, reason: 'canary passed 3 steps', ...(chain ? { firstExecutionRunId: chain } : {}) })).rejects.toMatchObject(refused(shown));
+      await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'x', ...(chain ? { firstExecutionRunId: chain } : {}) })).rejects.toMatchObject(refused(shown));
+    }
+    await expect(a.finishDeployment({ deploymentId: id, status: 'promoted', outcome: {}, firstExecutionRunId: 'chain-b' })).rejects.toMatchObject(refused('chain-b'));
+    await expect(a.beginDeployment({ deploymentId: id, request: request(name, v2), firstExecutionRunId: 'chain-b' })).rejects.toMatchObject(refused('chain-b'));
+    expect(await records()).toEqual(begun);
+    // Its own chain (a retry, a continue-as-new, a reset) moves.
+    await expect(a.beginDeployment({ deploymentId: id, request: request(name, v2), firstExecutionRunId: 'chain-a' })).resolves.toMatchObject({ championVersion: v1 });
+    await expect(a.setTrafficSplit({ ...canarySplit(name, id, v2, v1, 0.25), firstExecutionRunId: 'chain-a' })).resolves.toEqual(expect.any(Number));
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'done', firstExecutionRunId: 'chain-a' })).resolves.toBeUndefined();
+    await a.finishDeployment({ deploymentId: id, status: 'rolled-back', outcome: {}, firstExecutionRunId: 'chain-a' });
+    // A row from before the chain was recorded: any run of the id may act for it, as before.
+    const old = `${name}-old`;
+    await a.beginDeployment({ deploymentId: old, request: request(name, v2) });
+    expect((await t.store.db.selectFrom('deployments').select('first_execution_run_id').where('id', '=', old).executeTakeFirstOrThrow()).first_execution_run_id).toBeNull();
+    await expect(a.setTrafficSplit({ ...canarySplit(name, old, v2, v1, 0.25), firstExecutionRunId: 'chain-z' })).resolves.toEqual(expect.any(Number));
+    await expect(a.rollBackDeployment({ deploymentId: old, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${old}`, reason: 'done' })).resolves.toBeUndefined();
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+  });
+
   it('refuses to start while the champion alias is not the version the routes serve (deleted or moved by hand), moving nothing', async () => {
     const { name, v } = await model('alias-hand', 3, [1]);
     const [v1, v2, v3] = v;
