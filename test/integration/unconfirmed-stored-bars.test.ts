@@ -42,14 +42,15 @@ function folder(files: Record<string, string[]>): string {
 }
 
 /**
- * v1: 100 days of AAPL from day 0, with a wrong close (x1.2) on day 50 that no rule can tell from a
- * move (under the 35% limit; a x10 fat finger that the next bar undoes is rejected as one_bar_glitch).
+ * v1: 100 days of AAPL from day 0, with a wrong close (x1.05) on day 50 that no rule can tell from a
+ * move (under the 10% floor of one_bar_glitch's volatility scale; a x1.2 or a x10 fat finger that the
+ * next bar undoes on this calm series is rejected as one_bar_glitch).
  */
 function v1(): string[] {
   const lines = rows(100, 50);
   const p = lines[50].split(',');
-  p[2] = String(Number(p[4]) * 1.2);
-  p[4] = String(Number(p[4]) * 1.2);
+  p[2] = String(Number(p[4]) * 1.05);
+  p[4] = String(Number(p[4]) * 1.05);
   lines[50] = p.join(',');
   return lines;
 }
@@ -84,7 +85,7 @@ describe.each(DRIVERS)('unconfirmed stored bars on %s', (_driver, create) => {
     expect(first.status).toBe('published');
     expect(first.unconfirmedStoredBars).toBeUndefined();
     const bad = await at(t.store, 'AAPL', 50);
-    expect(bad.close).toBeGreaterThan(59);
+    expect(bad.close).toBeGreaterThan(51.5);
     const withdrawn = await at(t.store, 'AAPL', 70);
     expect(withdrawn).toBeDefined();
     const storedBefore = await readBars(t.store);
@@ -154,7 +155,7 @@ describe.each(DRIVERS)('unconfirmed stored bars on %s', (_driver, create) => {
     const corrected = await importBars(t.store, request({ source: { kind: 'csv', path: folder({ 'aapl.us.csv': v3 }) }, quality: POLICY }));
     expect(corrected.status).toBe('published');
     const fixed = await at(t.store, 'AAPL', 50);
-    expect(fixed.close).toBeLessThan(60);
+    expect(fixed.close).toBeLessThan(50);
     expect(await getSnapshot(t.store, corrected.snapshotId)).toMatchObject({ barsAdded: 0, barsRevised: 1 });
     expect((await listRevisions(t.store, corrected.snapshotId)).map((r) => [r.date, r.old.close, r.new?.close])).toEqual([[DAYS[50], bad.close, fixed.close]]);
     expect(await revisedSince(t.store, { snapshotId: corrected.snapshotId })).toEqual(new Map([['AAPL', DAYS[50]]]));
