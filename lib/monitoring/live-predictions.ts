@@ -53,6 +53,12 @@ interface GroupedPrediction {
 /** Rows per read of the checked path: what it holds at once besides the groups (log-aggregates.ts checks 5,000 a read too). */
 export const LIVE_ROWS_PER_READ = 5000;
 
+/** The version's scored predictions logged in [since, until): the rows live performance reads. */
+function logWindow(store: Database, model: string, version: number, since: string, until?: string) {
+  const q = store.db.selectFrom('prediction_log').where('model', '=', model).where('version', '=', version).where('created_at', '>=', since).where('probability', 'is not', null).where('error', 'is', null);
+  return until === undefined ? q : q.where('created_at', '<', until);
+}
+
 /**
  * With a key, the rows are read and checked one by one, and the refused left out (grouped here as
  * the SQL does: mean probability, served if any was). Read in pages by (created_at, id), keyset on
@@ -63,15 +69,7 @@ async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifi
   const groups = new Map<string, { symbol: string; asOf: string; sum: number; n: number; served: boolean }>();
   let after: { createdAt: string; id: string } | undefined;
   for (;;) {
-    let q = store.db
-      .selectFrom('prediction_log')
-      .select([...CHECKED_LOG_COLUMNS])
-      .where('model', '=', model)
-      .where('version', '=', version)
-      .where('created_at', '>=', since)
-      .where('probability', 'is not', null)
-      .where('error', 'is', null);
-    if (until !== undefined) q = q.where('created_at', '<', until);
+    let q = logWindow(store, model, version, since, until).select([...CHECKED_LOG_COLUMNS]);
     const from = after;
     if (from !== undefined) q = q.where((eb) => eb.or([eb('created_at', '>', from.createdAt), eb.and([eb('created_at', '=', from.createdAt), eb('id', '>', from.id)])]));
     const rows = await q.orderBy('created_at').orderBy('id').limit(LIVE_ROWS_PER_READ).execute();
@@ -92,15 +90,7 @@ async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifi
 }
 
 async function groupedPredictions(store: Database, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
-  let q = store.db
-    .selectFrom('prediction_log')
-    .select(['symbol', 'as_of', (eb) => eb.fn.avg<number>('probability').as('probability'), (eb) => eb.fn.max('served').as('served')])
-    .where('model', '=', model)
-    .where('version', '=', version)
-    .where('created_at', '>=', since)
-    .where('probability', 'is not', null)
-    .where('error', 'is', null);
-  if (until !== undefined) q = q.where('created_at', '<', until);
+  const q = logWindow(store, model, version, since, until).select(['symbol', 'as_of', (eb) => eb.fn.avg<number>('probability').as('probability'), (eb) => eb.fn.max('served').as('served')]);
   const rows = await q.groupBy(['symbol', 'as_of']).orderBy('as_of').orderBy('symbol').execute();
   return rows.map((r) => ({ symbol: r.symbol, asOf: r.as_of, probability: Number(r.probability), served: Number(r.served) === 1 }));
 }
