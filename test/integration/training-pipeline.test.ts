@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { RedisCache } from '../../lib/cache/redis-cache';
@@ -14,6 +14,7 @@ import { TASK_QUEUES } from '../../lib/task-queues';
 import { pipelineStatusQuery, trainingPipeline } from '../../workflows';
 import { createMysqlTestDatabase, createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
+import { committedHistories } from '../helpers/workflow-histories';
 
 const HISTORY_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
 /** Name recordings after the workflow's shape; older recordings stay and keep replaying. */
@@ -123,10 +124,8 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       fs.mkdirSync(HISTORY_DIR, { recursive: true });
       for (const [i, h] of histories.entries()) fs.writeFileSync(path.join(HISTORY_DIR, `training-pipeline-${RECORDING_TAG}-${['passed', 'gate-failed', 'missing-source'][i]}.json`), historyToJSON(h.history));
     }
-    const committed = fs
-      .readdirSync(HISTORY_DIR)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORY_DIR, f), 'utf8'))) }));
+    // Each under the workflow id it was recorded with: a continued deployment run checks its carried state against it.
+    const committed = committedHistories('').map(({ workflowId, history }) => ({ workflowId, history }));
     expect(committed.length).toBeGreaterThanOrEqual(3);
     const results = Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'trainingPipeline' }, [...histories, ...committed]);
     let replayed = 0;
