@@ -67,12 +67,13 @@ function sortGroups(groups: RefusedGroup[]): RefusedGroup[] {
 }
 
 /**
- * `refused` with each unsigned date after `firstSigned` of its symbol (the earliest date of a
+ * `refused` with each unsigned date after (with `atFirstToo`, at or after: prediction log rows,
+ * dated by instants that may repeat) `firstSigned` of its symbol (the earliest date of a
  * signed record of the symbol) counted as an edit: a signature is only ever removed by hand, and
  * removing it with the values edited made an edit read as a row from before signing (a warning,
  * not critical).
  */
-export function strippedAsEdited(refused: readonly RefusedGroup[], firstSigned: ReadonlyMap<string, string>): RefusedGroup[] {
+export function strippedAsEdited(refused: readonly RefusedGroup[], firstSigned: ReadonlyMap<string, string>, atFirstToo = false): RefusedGroup[] {
   const out: RefusedGroup[] = [];
   for (const g of refused) {
     const first = firstSigned.get(g.symbol);
@@ -81,7 +82,7 @@ export function strippedAsEdited(refused: readonly RefusedGroup[], firstSigned: 
       continue;
     }
     const before = g.dates.filter((d) => d < first);
-    const after = g.dates.filter((d) => d > first);
+    const after = g.dates.filter((d) => d > first || (atFirstToo && d === first));
     if (before.length > 0) out.push({ ...g, dates: before });
     if (after.length > 0) out.push({ symbol: g.symbol, problem: 'edited', dates: after });
   }

@@ -19,7 +19,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { currentKeyId, hmacSha256Hex, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
-import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
+import { describeRefusedDates, RefusalGroups, refusalProblemText, signatureState, strippedAsEdited, type RefusedGroup, type SignatureProblem, type SignatureState } from '../registry/signature-refusals';
 import type { DatabaseSchema, PredictionLogTable } from '../store/schema';
 import { LOG_SIGNED_COLUMNS } from './prediction-log-wire';
 
@@ -124,26 +124,11 @@ export class LogRowVerifier {
     let refused = this.groups.refused();
     if (refused.some((g) => g.problem === 'unsigned')) {
       const first = await db.selectFrom('prediction_log').select((eb) => eb.fn.min('created_at').as('first')).where('model', '=', model).where('signature', 'is not', null).executeTakeFirst();
-      if (first?.first !== null && first?.first !== undefined) refused = strippedLogRows(refused, String(first.first));
+      // One model's log: its earliest signed row dates every symbol's rows; a row logged in that same instant counts too.
+      if (first?.first !== null && first?.first !== undefined) refused = strippedAsEdited(refused, new Map(refused.map((g) => [g.symbol, String(first.first)])), true);
     }
     return logRowsSummary(this.keys, refused, [...this.ids].sort().slice(0, EXAMPLES));
   }
-}
-
-/** `refused` with each unsigned row created at or after `firstSigned` counted as edited (its signature removed). */
-function strippedLogRows(refused: readonly RefusedGroup[], firstSigned: string): RefusedGroup[] {
-  const out: RefusedGroup[] = [];
-  for (const g of refused) {
-    if (g.problem !== 'unsigned') {
-      out.push(g);
-      continue;
-    }
-    const before = g.dates.filter((d) => d < firstSigned);
-    const after = g.dates.filter((d) => d >= firstSigned);
-    if (before.length > 0) out.push({ ...g, dates: before });
-    if (after.length > 0) out.push({ symbol: g.symbol, problem: 'edited', dates: after });
-  }
-  return out;
 }
 
 function logRowsSummary(keys: VerificationKeys, refused: readonly RefusedGroup[], examples: string[]): RefusedLogRowsSummary {
