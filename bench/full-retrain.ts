@@ -3,7 +3,8 @@
  * processes, one trainingPipeline run of an experiment (default: experiments/sp500-direction.json
  * on ../shared/data/sp500-2013-2018). Prints total wall time, time per stage, the trial fan-out and
  * the share of wall time in which no activity was executing (orchestration overhead).
- *   tsx bench/full-retrain.ts [--workers 1] [--slots <per worker>] [--experiment experiments/sp500-direction.json] [--trials 20]
+ *   tsx bench/full-retrain.ts [--workers 1] [--slots <per worker>] [--experiment experiments/sp500-direction.json] [--trials 20] [--profile <dir>]
+ * --profile writes a V8 CPU profile of every worker thread (node --cpu-prof) into <dir>, for bench/cpuprofile-top.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,14 +27,17 @@ const opts = z
     /** Training threads per worker, TRAINING_CONCURRENCY (default: the cores shared out between the workers); each runs one activity more at once. */
     slots: z.coerce.number().int().min(1).max(64).optional(),
     port: z.coerce.number().int().default(17233),
+    profile: z.string().optional(),
   })
-  .parse(new Command().option('--workers <n>').option('--experiment <file>').option('--trials <n>').option('--slots <n>').option('--port <port>').parse().opts());
+  .parse(new Command().option('--workers <n>').option('--experiment <file>').option('--trials <n>').option('--slots <n>').option('--port <port>').option('--profile <dir>').parse().opts());
 
 /** One worker process (workers/main.ts) logging to `log`; resolves once it reports ready. */
 async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
   fs.writeFileSync(log, '');
   const out = fs.openSync(log, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env, stdio: ['ignore', out, out] });
+  // --cpu-prof is refused in NODE_OPTIONS, so it goes on the command line.
+  const profile = opts.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profile)}`];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env, stdio: ['ignore', out, out] });
   while (!fs.readFileSync(log, 'utf8').includes('worker ready')) {
     if (child.exitCode !== null) throw new Error(`worker exited; see ${log}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -51,8 +51,13 @@ function constant(name: BaselineName, description: string, hindsight: boolean, c
   return { name, description, hindsight, predicted: new Int32Array(rows).fill(cls), score: new Float64Array(rows).fill(cls) };
 }
 
+interface RowBars {
+  bar: Int32Array;
+  closeOf: (r: number) => Float64Array | undefined;
+}
+
 /** Per dataset row, the bar index of its decision day in its symbol's series (−1 when absent). */
-function barIndexOfRows(ds: TrainingDataset, series: readonly BarSeries[]): { bar: Int32Array; closeOf: (r: number) => Float64Array | undefined } {
+function barIndexOfRows(ds: TrainingDataset, series: readonly BarSeries[]): RowBars {
   const bySymbol = new Map(series.map((s) => [s.symbol, s]));
   const dateIndex = ds.symbols.map((symbol) => {
     const s = bySymbol.get(symbol);
@@ -66,8 +71,7 @@ function barIndexOfRows(ds: TrainingDataset, series: readonly BarSeries[]): { ba
  * A per-row signal known at the decision day (NaN when unknown), computed once per symbol and read
  * at each row's bar.
  */
-function signalAtRows(ds: TrainingDataset, series: readonly BarSeries[], rows: ArrayLike<number>, compute: (close: Float64Array, dates: readonly string[] | undefined) => Float64Array): Float64Array {
-  const { bar, closeOf } = barIndexOfRows(ds, series);
+function signalAtRows(ds: TrainingDataset, series: readonly BarSeries[], { bar, closeOf }: RowBars, rows: ArrayLike<number>, compute: (close: Float64Array, dates: readonly string[] | undefined) => Float64Array): Float64Array {
   const datesOf = new Map(series.map((s) => [s.close, s.dates]));
   const cache = new Map<number, Float64Array>();
   const out = new Float64Array(rows.length).fill(NaN);
@@ -163,8 +167,25 @@ function medianOf(values: Float64Array): number {
   return finite.length % 2 === 1 ? finite[m] : (finite[m - 1] + finite[m]) / 2;
 }
 
+/**
+ * The last baselines computed per dataset object, with the rows and bars they were computed on: an
+ * evaluation and the run report's sections of the same predictions ask for the same ones (a second
+ * of CPU each on the S&P 500 data). Callers only read them.
+ */
+const computed = new WeakMap<TrainingDataset, { rows: Int32Array; series: readonly BarSeries[]; baselines: NaiveBaseline[] }>();
+
 export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {
+  const last = computed.get(ds);
+  if (last && last.rows === evaluationRows && last.series === series) return last.baselines;
+  const baselines = baselinesOf(ds, evaluationRows, series);
+  computed.set(ds, { rows: evaluationRows, series, baselines });
+  return baselines;
+}
+
+function baselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {
   const n = evaluationRows.length;
+  // Every rule below reads its signal at the rows' bars: the index is built once.
+  const rowBars = barIndexOfRows(ds, series);
   const labels = Int32Array.from(evaluationRows, (r) => ds.labels[r]);
   const pre = prePeriodRows(ds, ds.start[evaluationRows[0]]);
   const preLabels = Int32Array.from(pre, (r) => ds.labels[r]);
@@ -179,7 +200,7 @@ export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array
     baselines.push(constant('always_up', 'always up (class 1)', false, 1, n));
     const fallback = pre.length > 0 ? majority(preLabels) : 1;
     // Momentum or reversal: the sign that was right more often before the evaluation period.
-    const momentum = orientedRule({ signal: signalAtRows(ds, series, pre, pastReturn(h)), labels: preLabels }, signalAtRows(ds, series, evaluationRows, pastReturn(h)), 0, fallback);
+    const momentum = orientedRule({ signal: signalAtRows(ds, series, rowBars, pre, pastReturn(h)), labels: preLabels }, signalAtRows(ds, series, rowBars, evaluationRows, pastReturn(h)), 0, fallback);
     const sign = momentum.sign;
     baselines.push({ name: 'momentum_sign', description: `${sign > 0 ? 'momentum' : 'reversal'}: ${sign > 0 ? 'the sign' : 'the opposite sign'} of the past ${h}-bar return (chosen on the pre-period)`, hindsight: false, predicted: momentum.predicted, score: momentum.score });
     // Market timing: one score per day for every symbol, so its pooled AUC is all timing and no ranking.
@@ -204,8 +225,8 @@ export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array
     const rulesOf = (close: Float64Array, dates: readonly string[] | undefined) => known.get(close) ?? known.set(close, volatilityRulesKnownAt(label, close, dates, rules)).get(close)!;
     const fallback = pre.length > 0 ? majority(preLabels) : 0;
     const ruleAt = (k: number, rows: ArrayLike<number>) => {
-      const value = signalAtRows(ds, series, rows, (close, dates) => rulesOf(close, dates)[k].value);
-      const score = signalAtRows(ds, series, rows, (close, dates) => rulesOf(close, dates)[k].score);
+      const value = signalAtRows(ds, series, rowBars, rows, (close, dates) => rulesOf(close, dates)[k].value);
+      const score = signalAtRows(ds, series, rowBars, rows, (close, dates) => rulesOf(close, dates)[k].score);
       // Unknown where a window spans a missing session or before warm-up: the pre-period's majority, the centre score.
       return { predicted: Int32Array.from(value, (v) => (Number.isNaN(v) ? fallback : v)), score: Float64Array.from(score, (v) => (Number.isNaN(v) ? 0 : v)) };
     };
