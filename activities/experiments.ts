@@ -28,12 +28,11 @@ import { precomputeDatasetProfile, registrationProfileOf } from '../lib/monitori
 import type { Database } from '../lib/store/database';
 import { getSnapshot } from '../lib/store/snapshots';
 import { evaluationBarsOf, readDataset, splitsNote } from '../lib/training/dataset';
-import { championComparisonOf, evaluatePredictions, inferenceLags, type ChampionComparison, type EvaluationReport } from '../lib/training/evaluation-report';
+import { championComparisonOf, evaluatePredictions, inferenceLags, periodRivalsOf, type ChampionComparison, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
 import { survivorshipNote } from '../lib/training/survivorship';
 import { shuffledLabelVerdict, singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
 import { auditPointInTime, type PointInTimeAudit } from '../lib/training/point-in-time-audit';
-import { naiveBaselinesOf } from '../lib/validation/baselines';
 import type { TaskPool } from '../lib/threads/task-pool';
 import type { TrialRequest } from '../lib/training/trial';
 import { readPredictions } from '../lib/training/walk-forward';
@@ -477,7 +476,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
             const series = await evaluationBarsOf(store, ds);
             await yieldToEventLoop();
             const labels = Int32Array.from(rows, (r) => ds.labels[r]);
-            const baselines = naiveBaselinesOf(ds, rows, series).filter((b) => !b.hindsight);
+            const baselines = periodRivalsOf(ds, rows, series).baselines.filter((b) => !b.hindsight);
             let rival = { name: 'chance', auc: 0.5 };
             for (const b of baselines) {
               await yieldToEventLoop();

@@ -19,15 +19,15 @@ import type { AliasHistoryEntry, ModelVersion } from '../registry/model-registry
 import { accuracyComparisonsOf, NO_INFORMATION_BASELINE, pValueText, type AccuracyComparison, type PromotionDecision } from '../registry/promotion';
 import { binaryAucOf } from '../stats/binary-scores';
 import type { TrainingDataset } from '../training/dataset';
-import { backtestInputOf, tradableForwardReturns } from '../training/evaluation-report';
+import { backtestInputOf, periodRivalsOf } from '../training/evaluation-report';
 import type { GuardVerdict } from '../training/guards';
 import { guardsSchema } from '../experiments/experiment';
 import { relaxedGuardsOf } from '../experiments/relaxed-guards';
 import { datasetRows } from '../training/trial';
 import { thinRows } from '../training/thin-rows';
 import type { WalkForwardPredictions } from '../training/walk-forward';
-import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
-import { classificationReportOf, informationCoefficient, predictedClassesOf, strongestIcBaseline } from '../validation/metrics';
+import { baselineAccuracyOf, strongestBaseline } from '../validation/baselines';
+import { classificationReportOf, informationCoefficient, predictedClassesOf } from '../validation/metrics';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
 
 export const NOT_RECORDED = 'not recorded for this version';
@@ -506,7 +506,8 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   const e = evaluatedOf(ds, predictions);
   const binary = e.classes === 2;
   const lastClass = Array.from(e.labels, (y) => y === e.classes - 1);
-  const baselines = naiveBaselinesOf(ds, predictions.rows, series);
+  const rivals = periodRivalsOf(ds, predictions.rows, series);
+  const baselines = rivals.baselines;
   const strongest = strongestBaseline(baselines, e.labels);
   const fair = baselines.filter((b) => !b.hindsight).map((b) => ({ b, auc: binaryAucOf(b.score, lastClass.map((t) => (t ? 1 : 0))) }));
   const aucRival = fair.reduce((best, x) => (x.auc > best.auc || !Number.isFinite(best.auc) ? x : best));
@@ -529,11 +530,11 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   });
 
   // IC by day with its rolling mean, beside the strongest baseline's mean IC.
-  const forward = tradableForwardReturns(ds, predictions.rows, series);
+  const forward = rivals.forward();
   const ic = informationCoefficient(e.score, forward, e.dayIndex);
   // Beside the fair baseline with the best mean IC: a market-timing rule (one score for every symbol
   // on a day, possibly the rival by AUC) ranks no stocks and has no IC.
-  const icRival = strongestIcBaseline(baselines, forward, e.dayIndex);
+  const icRival = rivals.icRival();
   const baselineIc = icRival?.ic ?? informationCoefficient(aucRival.b.score, forward, e.dayIndex);
   const icBaselineName = icRival?.baseline.name ?? aucRival.b.name;
   const icValues = Array.from(ic.perDay);

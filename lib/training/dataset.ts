@@ -307,6 +307,9 @@ export function datasetBarSeries(ds: Pick<TrainingDataset, 'symbols' | 'days' | 
   });
 }
 
+/** A dataset's own bars as series, made once per dataset object: the evaluations of a run's algorithms then share one set (and what is computed from it: periodRivalsOf). Callers only read them. */
+const ownBars = new WeakMap<TrainingDataset, BarSeries[]>();
+
 /**
  * The bars an evaluation of this dataset reads (its backtest, naive baselines, report sections): the
  * dataset's own, so that the verdict is judged on the prices its labels, forward returns and
@@ -314,5 +317,11 @@ export function datasetBarSeries(ds: Pick<TrainingDataset, 'symbols' | 'days' | 
  * they were kept.
  */
 export async function evaluationBarsOf(store: Database, ds: TrainingDataset): Promise<BarSeries[]> {
-  return datasetBarSeries(ds) ?? readBarSeries(store, { symbols: ds.symbols }, { verify: barChecking(store) });
+  const own = ownBars.get(ds) ?? datasetBarSeries(ds);
+  if (own) {
+    ownBars.set(ds, own);
+    return own;
+  }
+  return readBarSeries(store, { symbols: ds.symbols }, { verify: barChecking(store) });
 }
+

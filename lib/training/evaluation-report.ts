@@ -10,15 +10,16 @@
  * textbook McNemar p-value, which treats rows as independent, is kept only as `naivePValue`.
  */
 import { backtestOf, type BacktestResult } from '../backtest/backtest';
+import type { BacktestOptions } from '../backtest/input';
 import type { PerformanceMetrics } from '../backtest/performance';
 import { symbolColumnOn, type BacktestInput, type BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio, sharpeDifference } from '../backtest/sharpe-inference';
 import { tradableReturn } from '../labels/labels';
 import type { BarSeries } from '../market-data/bar';
 import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLags, neweyWestMean, neweyWestRegression, panelDayUnits, type Estimate, type PanelDependence } from '../stats/dependent-inference';
-import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
+import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf, type SymbolGroups } from '../stats/symbol-clusters';
 import { baselineAccuracyOf, baselineVaries, crossSectionalRuleOf, naiveBaselinesOf, strongestBaseline, tradedProbabilitiesOf, type BaselineName, type NaiveBaseline } from '../validation/baselines';
-import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf, strongestIcBaseline, informationCoefficientEstimate } from '../validation/metrics';
+import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf, strongestIcBaseline, informationCoefficientEstimate, type InformationCoefficient } from '../validation/metrics';
 import { withinDayAucs } from '../validation/within-day-auc';
 import type { TrainingDataset } from './dataset';
 import { GUARD_MIN_CLUSTERS, GUARD_MIN_SYMBOL_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
@@ -218,18 +219,17 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const report = classificationReportOf(proba, labels, classes);
   const predicted = predictedClassesOf(proba, classes);
   const score = Float64Array.from(rows, (_, i) => proba[i * classes + classes - 1]);
-  const dayIndex = Int32Array.from(rows, (r) => ds.start[r]);
+  const rivals = periodRivalsOf(ds, rows, series);
+  const { dayIndex, symbolOfRow, baselines } = rivals;
   const lags = inferenceLags(ds);
   const dayUnits = panelDayUnits(new Set(dayIndex).size, lags);
   // Two-way: rows of one week move together, and so do rows of one stock (its own drift). Symbols
   // whose returns are near duplicates (GOOG and GOOGL) are one stock, not two independent ones.
-  const symbolOfRow = Int32Array.from(rows, (r) => ds.symbol[r]);
-  const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
+  const groups = rivals.groups();
   const cluster: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
   // The guards leave out a clustering with too few clusters to judge a leak on (under 20 symbols): see GUARD_MIN_CLUSTERS.
   const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_SYMBOL_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, symbolsAloneOverFewDays: true, confidence };
 
-  const baselines = naiveBaselinesOf(ds, rows, series);
   // Within-day AUCs of the model and every baseline: the part of each AUC that ranks the day's symbols.
   // As evidence (promotion metric `within_day_auc`), with the same inference as the pooled AUC's.
   const withinDay = classes !== 2 ? undefined : withinDayAucs(score, baselines.map((b) => b.score), labels, cluster, { confidence, evidence: true });
@@ -270,10 +270,10 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
     withinDayReport = { ...reported(m.estimate), days: m.days, versus: rival.b.name, baselineValue: r.estimate.estimate, baselineInterval: r.estimate.interval, difference: reported(withinDay.differenceTo(rival.k)) };
   }
 
-  const forward = tradableForwardReturns(ds, rows, series);
+  const forward = rivals.forward();
   const ic = informationCoefficient(score, forward, dayIndex);
   const icEstimate = informationCoefficientEstimate(ic, cluster);
-  const icRival = strongestIcBaseline(baselines, forward, dayIndex);
+  const icRival = rivals.icRival();
 
   const resolvedBacktest = options.backtest;
   const backtest = backtestOf(backtestInputOf(ds, predictions, series), resolvedBacktest, { seed: options.seed });
@@ -299,7 +299,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const annual = Math.sqrt(backtest.options.periodsPerYear);
   // The naive rules traded as the model is: a model that learnt a rule anyone could apply (reversal,
   // market timing) earns that rule's alpha over the market, and beating the market alone promoted it.
-  const naive = naiveStrategiesOf(ds, predictions, series, baselines, dayIndex, backtest, options.seed);
+  const naive = predictions.classes === 2 ? rivals.naiveStrategies(backtest.options, options.seed) : [];
   const naiveRival = naive.reduce<(typeof naive)[number] | undefined>((best, x) => (Number.isFinite(x.sharpePerPeriod) && (!best || x.sharpePerPeriod > best.sharpePerPeriod) ? x : best), undefined);
   const versusNaive = naiveRival ? sharpeDifference(market.strategy, naiveRival.returns, { lags: returnLags, confidence, evidence: true }) : undefined;
   // Trials' Sharpe ratios differ by sampling noise alone at least this much (per period, under no
@@ -485,9 +485,8 @@ function onCommonRows(a: WalkForwardPredictions, b: WalkForwardPredictions): [Wa
  * by the same backtest as the model (its options, costs and seed) on the same rows: per rule its
  * daily net returns over the risk-free rate and its per-period Sharpe ratio.
  */
-function naiveStrategiesOf(ds: TrainingDataset, predictions: WalkForwardPredictions, series: readonly BarSeries[], baselines: readonly NaiveBaseline[], dayOfRow: Int32Array, model: BacktestResult, seed: number): Array<{ rule: { name: string; description: string }; returns: Float64Array; sharpePerPeriod: number }> {
-  if (predictions.classes !== 2) return [];
-  const threshold = model.options.threshold;
+function naiveStrategiesOf(ds: TrainingDataset, rows: Int32Array, series: readonly BarSeries[], baselines: readonly NaiveBaseline[], dayOfRow: Int32Array, options: BacktestOptions, seed: number): NaiveStrategy[] {
+  const threshold = options.threshold;
   const fair = baselines.filter((b) => !b.hindsight && baselineVaries(b));
   const rules: Array<Pick<NaiveBaseline, 'predicted' | 'score'> & { name: string; description: string }> = [...fair, ...fair.flatMap((b) => crossSectionalRuleOf(b, dayOfRow) ?? [])];
   return rules.map((rule) => {
@@ -497,9 +496,74 @@ function naiveStrategiesOf(ds: TrainingDataset, predictions: WalkForwardPredicti
         proba[i * 2] = 1 - v;
         proba[i * 2 + 1] = v;
       });
-      const traded = backtestOf(backtestInputOf(ds, { ...predictions, proba }, series), model.options, { seed });
+      const traded = backtestOf(backtestInputOf(ds, { datasetId: '', algorithm: '', classes: 2, rows, proba, windows: [] }, series), options, { seed });
       return { rule: { name: rule.name, description: rule.description }, returns: pairedExcessReturns(traded).strategy, sharpePerPeriod: traded.strategy.metrics.sharpePerPeriod };
     });
+}
+
+type NaiveStrategy = { rule: { name: string; description: string }; returns: Float64Array; sharpePerPeriod: number };
+
+/**
+ * What a model is compared with on an evaluation period: its rows' days and symbols, the naive
+ * baselines, the rows' tradable forward returns, near-duplicate symbol groups, the baselines' best
+ * IC and their strategies traded as the model is. None of it depends on the model, and every
+ * algorithm of a run is evaluated on the same rows (the guards and the run report's sections ask
+ * again), so it is computed once per period: ~2 s of CPU an evaluation on the S&P 500 dataset.
+ * Callers only read it.
+ */
+export interface PeriodRivals {
+  readonly dayIndex: Int32Array;
+  readonly symbolOfRow: Int32Array;
+  readonly baselines: NaiveBaseline[];
+  groups(): SymbolGroups;
+  forward(): Float64Array;
+  /** The fair baseline with the best mean IC against the forward returns (strongestIcBaseline). */
+  icRival(): { baseline: NaiveBaseline; ic: InformationCoefficient } | undefined;
+  /** The fair varying baselines traded by the backtest with these options and seed (two classes). */
+  naiveStrategies(options: BacktestOptions, seed: number): NaiveStrategy[];
+}
+
+function once<T>(compute: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: compute() }).v;
+}
+
+function sameInts(a: Int32Array, b: Int32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The last period's rivals per dataset object (readDataset keeps the last dataset read): rows equal in content, the same bars. */
+const lastRivals = new WeakMap<TrainingDataset, { rows: Int32Array; series: readonly BarSeries[]; rivals: PeriodRivals }>();
+
+export function periodRivalsOf(ds: TrainingDataset, rows: Int32Array, series: readonly BarSeries[]): PeriodRivals {
+  const last = lastRivals.get(ds);
+  if (last && last.series === series && sameInts(last.rows, rows)) return last.rivals;
+  // A copy: the caller's array may be changed after this returns.
+  const kept = Int32Array.from(rows);
+  const dayIndex = Int32Array.from(kept, (r) => ds.start[r]);
+  const symbolOfRow = Int32Array.from(kept, (r) => ds.symbol[r]);
+  const baselines = naiveBaselinesOf(ds, kept, series);
+  const forward = once(() => tradableForwardReturns(ds, kept, series));
+  const strategies = new Map<string, NaiveStrategy[]>();
+  const rivals: PeriodRivals = {
+    dayIndex,
+    symbolOfRow,
+    baselines,
+    groups: once(() => nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(kept, (r) => ds.forwardReturn[r]))),
+    forward,
+    icRival: once(() => strongestIcBaseline(baselines, forward(), dayIndex)),
+    naiveStrategies(options, seed) {
+      const key = `${JSON.stringify(options)} ${seed}`;
+      let found = strategies.get(key);
+      if (!found) strategies.set(key, (found = naiveStrategiesOf(ds, kept, series, baselines, dayIndex, options, seed)));
+      return found;
+    },
+  };
+  lastRivals.set(ds, { rows: kept, series, rivals });
+  return rivals;
 }
 
 /** Daily net returns of the strategy and of buy-and-hold over the risk-free rate the Sharpe ratios use. */

@@ -167,22 +167,7 @@ function medianOf(values: Float64Array): number {
   return finite.length % 2 === 1 ? finite[m] : (finite[m - 1] + finite[m]) / 2;
 }
 
-/**
- * The last baselines computed per dataset object, with the rows and bars they were computed on: an
- * evaluation and the run report's sections of the same predictions ask for the same ones (a second
- * of CPU each on the S&P 500 data). Callers only read them.
- */
-const computed = new WeakMap<TrainingDataset, { rows: Int32Array; series: readonly BarSeries[]; baselines: NaiveBaseline[] }>();
-
 export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {
-  const last = computed.get(ds);
-  if (last && last.rows === evaluationRows && last.series === series) return last.baselines;
-  const baselines = baselinesOf(ds, evaluationRows, series);
-  computed.set(ds, { rows: evaluationRows, series, baselines });
-  return baselines;
-}
-
-function baselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {
   const n = evaluationRows.length;
   // Every rule below reads its signal at the rows' bars: the index is built once.
   const rowBars = barIndexOfRows(ds, series);
