@@ -30,7 +30,9 @@
  * checked first (lib/serving/prediction-log-signature.ts): the tail after the watermark is read once
  * more in JS and a row no held key vouches for is left out of every query (by id) and reported
  * (`unverifiedLog`). A fold stops before the first refused row of its range, so a refused row stays
- * in the tail, and reported, for as long as it is stored. The folded totals are signed per stream
+ * in the tail, and reported, for as long as it is stored. logged_at is signed with the row: moving a
+ * folded row's logged_at past the watermark (which counted it twice) makes it a refused row of the
+ * tail, so it is counted once, in the totals folded before the edit, and named. The folded totals are signed per stream
  * (STREAM_SCHEME: the watermark, the folded count and every cell) by the fold that writes them, and
  * a read whose stream's signature does not hold folds the window again from the log: cells are a
  * cache of verified rows, never evidence of their own.
@@ -40,7 +42,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { BadInputError, describeValidationError } from '../errors';
 import type { LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
-import { dbClockMicros } from '../store/db-clock';
+import { readDbClockMicros } from '../store/db-clock';
 import type { DatabaseSchema } from '../store/schema';
 import { refusedBarsSummary, UnverifiedBarsError, type RefusedBarsSummary } from '../store/bar-signature';
 import { hmacSha256Hex, sameMac, signingKeyId, verificationKeysOf, type VerificationKeys } from '../registry/row-signature';
@@ -60,8 +62,11 @@ const CELLS_PER_INSERT = 500;
 const CHECKED_ROWS_PER_READ = 5000;
 /** Refused rows left out by id at most; beyond, the unfolded rows are not counted at all (and the refusal says so). */
 const MAX_EXCLUDED_ROWS = 5000;
-/** Names the signed text of a stream's totals; unlike every other record's, so no MAC is valid as another's. */
-export const STREAM_SCHEME = 'mlp-analysis-stream-v1';
+/**
+ * Names the signed text of a stream's totals; unlike every other record's, so no MAC is valid as another's.
+ * v2 added current_form_from: streams signed before are folded again from the log once.
+ */
+export const STREAM_SCHEME = 'mlp-analysis-stream-v2';
 
 /**
  * Label state of a key: its outcome (0 or 1), matured without a label, or not matured yet.
@@ -201,7 +206,7 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
       await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
       try {
         // Gone: another analysis found its cells wrong and is folding the window again.
-        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id']).where('id', '=', id).executeTakeFirst();
+        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id', 'current_form_from']).where('id', '=', id).executeTakeFirst();
         if (!stream) return undefined;
         const cells = await storedCells(db, id);
         let stored = 0;
@@ -216,7 +221,8 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
           addCells(cells, await spec.aggregate(plain, { from }));
           return { cells };
         }
-        const verifier = new LogRowVerifier(keys);
+        // Seeded with the stream's signed current_form_from: an earlier-form row anywhere in the tail after it was moved there.
+        const verifier = new LogRowVerifier(keys, numberOrUndefined(stream.current_form_from));
         await checkRange(plain, verifier, { from });
         const refused = verifier.refusedIds;
         // Past MAX_EXCLUDED_ROWS, the rows after the watermark are not counted at all (the refusal says so).
@@ -245,17 +251,17 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
 
 /** Adds the settled rows logged since the stream's watermark to its stored cells (no-op when another analysis just did). */
 async function fold(store: Database, id: string, w: LogWindow, since: string | undefined, spec: StreamSpec, settleLagUs: number, keys: VerificationKeys | undefined): Promise<void> {
-  const now = Number((await sql<{ now: number }>`select ${dbClockMicros(store.driver)} as ${sql.ref('now')}`.execute(store.db)).rows[0].now);
+  const now = await readDbClockMicros(store.db, store.driver);
   const nowText = new Date(now / 1000).toISOString();
-  let stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirst();
+  let stream = await store.db.selectFrom('analysis_streams').select(['folded_until', 'current_form_from']).where('id', '=', id).executeTakeFirst();
   if (!stream) {
     // A new stream starts before its window's first possible row.
     const start = since === undefined ? 0 : Math.max(0, Date.parse(since.length === 10 ? `${since}T00:00:00Z` : since) * 1000 - LOGGING_DELAY_BOUND_US);
-    const signature = keys === undefined ? {} : streamSignatureColumns(keys, id, start, 0, new Map());
+    const signature = keys === undefined ? {} : streamSignatureColumns(keys, id, start, 0, null, new Map());
     const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText, ...signature });
     if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('analysis_streams.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
-    stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
+    stream = await store.db.selectFrom('analysis_streams').select(['folded_until', 'current_form_from']).where('id', '=', id).executeTakeFirstOrThrow();
   }
   const from = Number(stream.folded_until);
   let to = now - settleLagUs;
@@ -263,13 +269,16 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
   if (keys) {
     // Only verified rows are folded: the fold stops before the first refused row of its range,
     // which stays after the watermark (read, left out and reported by every analysis).
-    const verifier = new LogRowVerifier(keys);
+    // Seeded with the stream's current_form_from (checked with its totals by foldSigned before anything is written).
+    const verifier = new LogRowVerifier(keys, numberOrUndefined(stream.current_form_from));
     await checkRange(w, verifier, { from, to });
     if (verifier.firstRefusedLoggedAt !== undefined) to = Math.min(to, verifier.firstRefusedLoggedAt);
     if (to <= from) return;
+    const currentFormFrom = verifier.currentFormFrom !== undefined && verifier.currentFormFrom < to ? verifier.currentFormFrom : null;
+    const cells = await spec.aggregate(w, { from, to });
+    return foldSigned(store, id, keys, { from, to }, currentFormFrom, cells, nowText);
   }
   const cells = await spec.aggregate(w, { from, to });
-  if (keys) return foldSigned(store, id, keys, { from, to }, cells, nowText);
   await store.db.transaction().execute(async (tx) => {
     // Only the analysis that moves the watermark adds its cells: a concurrent one folded the same rows.
     const added = cells.reduce((n, c) => n + c.n, 0);
@@ -314,15 +323,17 @@ async function dropStaleStreams(tx: Db, nowText: string): Promise<void> {
  * and signed. Totals the signature does not vouch for are left as they are: the read that follows
  * finds them wrong and folds the window again from the log.
  */
-async function foldSigned(store: Database, id: string, keys: VerificationKeys, range: { from: number; to: number }, cells: readonly Cell[], nowText: string): Promise<void> {
+async function foldSigned(store: Database, id: string, keys: VerificationKeys, range: { from: number; to: number }, currentFormFrom: number | null, cells: readonly Cell[], nowText: string): Promise<void> {
   await store.db.transaction().execute(async (tx) => {
-    let q = tx.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id']).where('id', '=', id);
+    let q = tx.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id', 'current_form_from']).where('id', '=', id);
     if (store.driver === 'mysql') q = q.forUpdate();
     const stream = await q.executeTakeFirst();
     // Gone, or another analysis folded these rows first.
     if (!stream || Number(stream.folded_until) !== range.from) return;
     const stored = await storedCells(tx, id);
     if (!streamSignatureHolds(keys, id, stream, stored)) return;
+    // The first current-form row folded stays the stream's (the range's counts only when none was folded before).
+    const formFrom = numberOrUndefined(stream.current_form_from) ?? currentFormFrom;
     const added = new Map<string, CellSums>();
     addCells(added, cells);
     let n = Number(stream.folded_n ?? 0);
@@ -335,7 +346,7 @@ async function foldSigned(store: Database, id: string, keys: VerificationKeys, r
     }
     await tx
       .updateTable('analysis_streams')
-      .set({ folded_until: range.to, folded_n: n, updated_at: nowText, ...streamSignatureColumns(keys, id, range.to, n, stored) })
+      .set({ folded_until: range.to, folded_n: n, current_form_from: formFrom, updated_at: nowText, ...streamSignatureColumns(keys, id, range.to, n, formFrom, stored) })
       .where('id', '=', id)
       .execute();
     const values = [...added].map(([cell, c]) => ({ stream: id, cell, n: c.n, s1: c.s1, s2: c.s2 }));
@@ -348,33 +359,37 @@ async function foldSigned(store: Database, id: string, keys: VerificationKeys, r
   });
 }
 
+/** A bigint column as a number (drivers may hand back strings); null: undefined. */
+const numberOrUndefined = (v: number | string | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
 async function storedCells(db: Db, id: string): Promise<Cells> {
   const cells: Cells = new Map();
   for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
   return cells;
 }
 
-/** The signed text of a stream's totals: its id, watermark, folded count and every cell, in key order. */
-function streamText(id: string, foldedUntil: number, foldedN: number, cells: Cells): string {
+/** The signed text of a stream's totals: its id, watermark, folded count, first current-form row and every cell, in key order. */
+function streamText(id: string, foldedUntil: number, foldedN: number, currentFormFrom: number | null, cells: Cells): string {
   const lines = [...cells].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, c]) => `${k}\t${String(c.n)}\t${String(c.s1)}\t${String(c.s2)}`);
-  return `${STREAM_SCHEME}\n${id}\n${String(foldedUntil)}\n${String(foldedN)}\n${lines.join('\n')}`;
+  return `${STREAM_SCHEME}\n${id}\n${String(foldedUntil)}\n${String(foldedN)}\n${String(currentFormFrom)}\n${lines.join('\n')}`;
 }
 
-function streamSignatureColumns(keys: VerificationKeys, id: string, foldedUntil: number, foldedN: number, cells: Cells): { signature: string; signature_key_id: string } {
+function streamSignatureColumns(keys: VerificationKeys, id: string, foldedUntil: number, foldedN: number, currentFormFrom: number | null, cells: Cells): { signature: string; signature_key_id: string } {
   const key = typeof keys === 'string' ? keys : keys.signingKey;
-  return { signature: hmacSha256Hex(key, streamText(id, foldedUntil, foldedN, cells)), signature_key_id: signingKeyId(key) };
+  return { signature: hmacSha256Hex(key, streamText(id, foldedUntil, foldedN, currentFormFrom, cells)), signature_key_id: signingKeyId(key) };
 }
 
 /** Whether the stream's stored signature is the current key's over its stored totals (a previous key's folds again: cheap, and re-signs). */
-function streamSignatureHolds(keys: VerificationKeys, id: string, stream: { folded_until: number; folded_n?: number | null; signature?: string | null; signature_key_id?: string | null }, cells: Cells): boolean {
+function streamSignatureHolds(keys: VerificationKeys, id: string, stream: { folded_until: number; folded_n?: number | null; signature?: string | null; signature_key_id?: string | null; current_form_from?: number | null }, cells: Cells): boolean {
   if (stream.signature === null || stream.signature === undefined || stream.folded_n === null || stream.folded_n === undefined) return false;
-  const expected = streamSignatureColumns(keys, id, Number(stream.folded_until), Number(stream.folded_n), cells);
+  const expected = streamSignatureColumns(keys, id, Number(stream.folded_until), Number(stream.folded_n), numberOrUndefined(stream.current_form_from) ?? null, cells);
   return stream.signature_key_id === expected.signature_key_id && sameMac(String(stream.signature), expected.signature);
 }
 
 /**
  * Checks every row of the window in `range` (records the refused in `verifier`), in pages by
- * (logged_at, id) so a long unfolded tail is never held whole.
+ * (logged_at, id) so a long unfolded tail is never held whole; in logged_at order, so an earlier-form
+ * row (its logged_at unsigned) logged after a current-form row is refused (LogRowVerifier.checkInLoggedOrder).
  */
 async function checkRange(w: LogWindow, verifier: LogRowVerifier, range: LoggedRange): Promise<void> {
   const columns = sql.join(CHECKED_LOG_COLUMNS.map((c) => sql.ref(`p.${c}`)));
@@ -384,7 +399,7 @@ async function checkRange(w: LogWindow, verifier: LogRowVerifier, range: LoggedR
     const rows = await w.rows(
       sql<StoredLogRow & { logged_at: number }>`select ${columns} from ${w.from('p', 'logged')} where ${w.where('p')} and ${w.logged('p', range)} and ${page} order by p.logged_at, p.id limit ${sql.lit(CHECKED_ROWS_PER_READ)}`,
     );
-    for (const r of rows) verifier.check(r);
+    for (const r of rows) verifier.checkInLoggedOrder(r);
     if (rows.length < CHECKED_ROWS_PER_READ) return;
     const last = rows[rows.length - 1];
     after = { at: Number(last.logged_at), id: last.id };

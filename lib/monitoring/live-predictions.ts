@@ -74,7 +74,7 @@ async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifi
     if (from !== undefined) q = q.where((eb) => eb.or([eb('created_at', '>', from.createdAt), eb.and([eb('created_at', '=', from.createdAt), eb('id', '>', from.id)])]));
     const rows = await q.orderBy('created_at').orderBy('id').limit(LIVE_ROWS_PER_READ).execute();
     for (const r of rows) {
-      if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null })) continue;
+      if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null, logged_at: r.logged_at ?? null })) continue;
       const k = `${r.as_of}\u0000${r.symbol}`;
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { symbol: r.symbol, asOf: r.as_of, sum: 0, n: 0, served: false }));

@@ -20,21 +20,14 @@ function serve(file: string, signingKey: string | undefined): void {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   let statements: { now: BetterSqlite3.Statement; insert: BetterSqlite3.Statement } | undefined;
-  const write = db.transaction((rows: string) => {
-    // Prepared again after a failure: the table may have been away (and back) meanwhile.
-    statements ??= {
-      now: db.prepare(NOW_MICROS).pluck(),
-      // The whole batch in one statement: SQLite reads the rows from the batch's JSON text itself
-      // (json_each), half the CPU per row of parsing it here and binding each row (npm run
-      // bench:predlog). SQLite's text-to-double conversion is exact, so probabilities are stored as
-      // the numbers sent. ("where true": without it SQLite would read "on conflict" as a join's.)
-      // A retried batch may have committed the first time: its ids are already there, which is fine.
-      insert: db.prepare(
-        `insert into prediction_log (${LOG_THREAD_COLUMNS.join(', ')}, logged_at) select ${LOG_THREAD_COLUMNS.map((_, i) => `value ->> ${i}`).join(', ')}, ? from json_each(?) where true on conflict (id) do nothing`,
-      ),
-    };
-    const loggedAt = statements.now.get() as number;
-    statements.insert.run(loggedAt, rows);
+  const write = db.transaction((insert: BetterSqlite3.Statement, rows: string, loggedAt: number) => {
+    // The whole batch in one statement: SQLite reads the rows from the batch's JSON text itself
+    // (json_each), half the CPU per row of parsing it here and binding each row (npm run
+    // bench:predlog). SQLite's text-to-double conversion is exact, so probabilities are stored as
+    // the numbers sent. ("where true": without it SQLite would read "on conflict" as a join's.)
+    // A retried batch may have committed the first time: its ids are already there, which is fine
+    // (the stored rows keep the logged_at they were signed with).
+    insert.run(loggedAt, rows);
   });
   parentPort!.on('message', (request: LogThreadRequest) => {
     if ('close' in request) {
@@ -43,8 +36,20 @@ function serve(file: string, signingKey: string | undefined): void {
       return;
     }
     try {
+      // Prepared again after a failure: the table may have been away (and back) meanwhile.
+      statements ??= {
+        now: db.prepare(NOW_MICROS).pluck(),
+        insert: db.prepare(
+          `insert into prediction_log (${LOG_THREAD_COLUMNS.join(', ')}, logged_at) select ${LOG_THREAD_COLUMNS.map((_, i) => `value ->> ${i}`).join(', ')}, ? from json_each(?) where true on conflict (id) do nothing`,
+        ),
+      };
+      // logged_at is signed with each row, so it is read before the rows are signed: read before the
+      // write lock is taken, so the HMACs never hold it. The batch's rows commit at most the lock wait
+      // (busy_timeout, 10 s) after it, well inside the folds' settle lag (log-aggregates.ts); one value
+      // a batch, and batches go one at a time, so one writer's values go as the database's clock does.
+      const loggedAt = statements.now.get() as number;
       // Signed here, off the API's event loop: one HMAC a row (docs/benchmarks.md, "Prediction API").
-      write.immediate(`[${request.rows.split('\n').map((row) => signedLogThreadRow(signingKey, row)).join(',')}]`);
+      write.immediate(statements.insert, `[${request.rows.split('\n').map((row) => signedLogThreadRow(signingKey, row, loggedAt)).join(',')}]`, loggedAt);
       parentPort!.postMessage({ id: request.id } satisfies LogThreadReply);
     } catch (error) {
       statements = undefined;

@@ -17,12 +17,14 @@
  * With MODEL_SIGNING_KEY each row is signed when its batch is written, never when it is appended:
  * one HMAC is 5-16 µs a row, and a request logs a row per symbol and variant (1,500 for 500 symbols
  * and three variants). The SQLite thread signs its batches itself; the direct path signs in the flush.
+ * Either reads the database's clock for the batch first and signs that logged_at with every row
+ * (prediction-log-signature.ts: the analyses fold by it).
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../store/database';
-import { dbClockMicros } from '../store/db-clock';
+import { readDbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
 import { logRowSignatureColumns, logRowValuesText } from './prediction-log-signature';
@@ -375,10 +377,12 @@ export class PredictionLogWriter {
   private async insert(queued: Array<LogRow | string>): Promise<void> {
     if (this.thread) return this.thread.insert(queued as string[]);
     const rows = queued as LogRow[];
-    // logged_at by the database's clock: the deployment analyses fold rows by it (log-aggregates.ts).
-    const loggedAt = dbClockMicros(this.store.driver);
+    // logged_at by the database's clock, read for the batch and signed with each row: the deployment
+    // analyses fold rows by it (log-aggregates.ts). The batch commits a round trip (and a lock wait)
+    // after the read, as a row inserted with the clock in its INSERT did: inside the folds' settle lag.
+    const loggedAt = await readDbClockMicros(this.store.db, this.store.driver);
     const signing = this.store.signing;
-    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, ...logRowSignatureColumns(signing, r), logged_at: loggedAt })));
+    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt, ...logRowSignatureColumns(signing, { ...r, logged_at: loggedAt }) })));
     // A retried batch may have committed the first time: its ids are already there, which is fine.
     if (this.store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();

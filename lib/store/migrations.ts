@@ -962,6 +962,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').dropColumn('first_execution_run_id').execute();
     },
   },
+  '0037_analysis_stream_current_form': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The logged_at of the first row of the current signed form (logged_at signed) an analysis
+      // stream folded, part of its signed totals: after it, a row of the earlier form (logged_at
+      // unsigned) in the stream's tail was moved there (lib/deployment/log-aggregates.ts). Null: none
+      // folded yet. Nullable, so adding it is instant on MySQL.
+      await db.schema.alterTable('analysis_streams').addColumn('current_form_from', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('analysis_streams').dropColumn('current_form_from').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

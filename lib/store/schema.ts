@@ -255,6 +255,8 @@ export interface AnalysisStreamsTable {
   /** HMAC by MODEL_SIGNING_KEY of the stream's totals (lib/deployment/log-aggregates.ts, 0035); null: folded without the key. */
   signature?: string | null;
   signature_key_id?: string | null;
+  /** logged_at of the first row with a signed logged_at the stream folded (0037, signed with the totals); null: none yet. */
+  current_form_from?: number | null;
 }
 
 export interface AnalysisCellsTable {

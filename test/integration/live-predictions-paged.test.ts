@@ -8,9 +8,9 @@
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, UnknownRow } from 'kysely';
 import { LIVE_ROWS_PER_READ, readLivePredictions } from '../../lib/monitoring/live-predictions';
 import type { ModelVersion } from '../../lib/registry/model-registry';
-import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
 import type { PredictionLogTable } from '../../lib/store/schema';
+import { signedLogRow } from '../helpers/signed-log';
 import { DRIVERS, type TestDatabase } from '../helpers/databases';
 
 const SIGNING = { signingKey: 'live-predictions-paged-key-0123456789abcdef' };
@@ -44,7 +44,7 @@ function rows(): PredictionLogTable[] {
         for (const [variant, served] of [['champion', 1], ['shadow', 0]] as const) {
           const p = ((n * 7919 + (served ? 0 : 13)) % 1000) / 1000;
           const row = { id: `${requestId}:${variant}`, request_id: requestId, model: VERSION.name, version: 1, variant, served, symbol, routing_key: symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: createdAt };
-          out.push({ ...row, ...logRowSignatureColumns(SIGNING, row) });
+          out.push(signedLogRow(SIGNING, row));
         }
       }
     }

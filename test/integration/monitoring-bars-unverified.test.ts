@@ -10,7 +10,7 @@ import { dataSubject, evaluateModelReport, parseMonitoringRules } from '../../li
 import { signStoredBars } from '../../lib/store/bar-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { readBarSeries } from '../../lib/store/bars';
-import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
+import { signedLogRow } from '../helpers/signed-log';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 
@@ -32,7 +32,7 @@ describe.each(DRIVERS)('live monitoring on bars no key vouches for, on %s', (_dr
   const logPredictions = async () => {
     const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
     // Signed as the API logs them under the key (an unsigned log row would be refused on its own).
-    await signed.db.insertInto('prediction_log').values(logged.map((r) => ({ ...r, ...logRowSignatureColumns(SIGNING, r) }))).execute();
+    await signed.db.insertInto('prediction_log').values(logged.map((r) => signedLogRow(SIGNING, r))).execute();
   };
 
   beforeEach(async () => {

@@ -11,11 +11,11 @@ import { evaluateModelReport, featuresSubject, parseMonitoringRules } from '../.
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { rng } from '../../lib/random';
-import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
 import { signStoredBars } from '../../lib/store/bar-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { readBarSeries } from '../../lib/store/bars';
 import { packValues, writeFeatureRows } from '../../lib/store/features';
+import { signedLogRow } from '../helpers/signed-log';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 
@@ -86,7 +86,7 @@ describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driv
     await signStoredBars(signed, SIGNING, { acceptUnsigned: true });
     const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
     // Signed as the API's log writer signs them.
-    await signed.db.insertInto('prediction_log').values(logged.map((r) => ({ ...r, ...logRowSignatureColumns(SIGNING, r) }))).execute();
+    await signed.db.insertInto('prediction_log').values(logged.map((r) => signedLogRow(SIGNING, r))).execute();
     const barsAlert = (alerts: Array<{ rule: string }>) => alerts.filter((x) => x.rule === 'bars_unverified');
     const honest = await report();
     expect(honest.report.performance.status).not.toBe('unavailable');
@@ -108,7 +108,7 @@ describe.each(DRIVERS)('drift on feature rows no key vouches for, on %s', (_driv
     const logged = dates.slice(80, 95).flatMap((asOf) => market.symbols.map((symbol, k) => ({ id: `${asOf}-${symbol}:champion`, request_id: `${asOf}-${symbol}`, model: 'watched', version, variant: 'champion', served: 1, symbol, routing_key: symbol, as_of: asOf, probability: k % 2 === 0 ? 0.7 : 0.3, predicted_class: k % 2 === 0 ? 1 : 0, latency_us: 100, error: null, created_at: `${asOf}T21:00:00.000Z` })));
     // The store is shared by the file's tests: this one's rows alone.
     await t.store.db.deleteFrom('prediction_log').execute();
-    await signed.db.insertInto('prediction_log').values(logged.map((r) => ({ ...r, ...logRowSignatureColumns(SIGNING, r) }))).execute();
+    await signed.db.insertInto('prediction_log').values(logged.map((r) => signedLogRow(SIGNING, r))).execute();
     const logAlert = (alerts: Array<{ rule: string }>) => alerts.filter((x) => x.rule === 'predictions_unverified');
     expect(logAlert((await report()).alerts)).toEqual([]);
     const [a] = market.symbols;

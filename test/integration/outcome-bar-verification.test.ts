@@ -9,7 +9,6 @@ import { abReportInStore } from '../../lib/deployment/ab-report';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
 import { readPredictionsWithOutcomes, withLabelVerification } from '../../lib/deployment/outcomes';
 import { registerModel, signModelVersion } from '../../lib/registry/model-registry';
-import { logRowSignatureColumns } from '../../lib/serving/prediction-log-signature';
 import { UnverifiedBarsError } from '../../lib/store/bar-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
@@ -17,6 +16,7 @@ import type { PredictionLogTable } from '../../lib/store/schema';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { OutcomeRecorder } from '../../lib/streaming/outcome-recorder';
+import { signedLogRow } from '../helpers/signed-log';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
@@ -76,7 +76,7 @@ describe.each(DRIVERS)('outcomes are measured on verified bars only (%s)', (_dri
     await upsertBars(signed, bars());
     const versions = { champion: await register(signed, dir, 'k-champion'), canary: await register(signed, dir, 'k-canary') };
     const logged = rows(versions);
-    for (let i = 0; i < logged.length; i += 200) await signed.db.insertInto('prediction_log').values(logged.slice(i, i + 200).map((r) => ({ ...r, ...logRowSignatureColumns(signing, r) }))).execute();
+    for (let i = 0; i < logged.length; i += 200) await signed.db.insertInto('prediction_log').values(logged.slice(i, i + 200).map((r) => signedLogRow(signing, r))).execute();
   });
   afterEach(async () => {
     await signed.close();
@@ -150,7 +150,7 @@ describe.each(DRIVERS)('outcomes are measured on verified bars only (%s)', (_dri
     // The canary answered slowly: a serving failure, known without any outcome (logged so, signed, as the API would).
     const slow = (await signed.db.selectFrom('prediction_log').selectAll().where('variant', '=', 'canary').execute()).map(({ signature: _s, signature_key_id: _k, logged_at: _l, ...r }) => ({ ...r, latency_us: 5_000_000 }));
     await signed.db.deleteFrom('prediction_log').where('variant', '=', 'canary').execute();
-    for (let i = 0; i < slow.length; i += 200) await signed.db.insertInto('prediction_log').values(slow.slice(i, i + 200).map((r) => ({ ...r, ...logRowSignatureColumns(signing, r) }))).execute();
+    for (let i = 0; i < slow.length; i += 200) await signed.db.insertInto('prediction_log').values(slow.slice(i, i + 200).map((r) => signedLogRow(signing, r))).execute();
     await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'AAA').where('date', 'in', DATES.slice(10, 15)).execute();
     await t.store.db.updateTable('bars').set({ close: 100.5 }).where('symbol', '=', 'CCC').where('date', '=', DATES[20]).execute();
     const analysis = await canary();

@@ -13,7 +13,7 @@ import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
 import { withLabelVerification } from '../../lib/deployment/outcomes';
 import { registerModel, signModelVersion } from '../../lib/registry/model-registry';
 import { PredictionLogWriter, type PredictionLogEntry } from '../../lib/serving/prediction-log';
-import { CHECKED_LOG_COLUMNS, logRowSignatureState, type StoredLogRow } from '../../lib/serving/prediction-log-signature';
+import { CHECKED_LOG_COLUMNS, logRowSignatureState, logRowValuesText, type StoredLogRow } from '../../lib/serving/prediction-log-signature';
 import { upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
@@ -25,6 +25,8 @@ import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColu
 const MODEL = 'signed-prediction-log';
 const KEY = 'prediction-log-signature-key-0123456789abcd';
 const signing = { signingKey: KEY };
+/** The signed form of the release before logged_at was signed. */
+const LEGACY_SCHEME = 'mlp-prediction-log-v1';
 const SINCE = '2024-03-01T00:00:00.000Z';
 const SYMBOLS = ['AAA', 'BBB', 'CCC'];
 const DATES = (() => {
@@ -178,6 +180,84 @@ describe.each(DRIVERS)('signed prediction log (%s)', (_driver, create) => {
     expect(forged.verdict).not.toBe('fail');
     expect(forged.verdict).toBe('inconclusive');
     expect(forged.unverifiedLog?.problems).toEqual(['edited']);
+  });
+
+  it.each([0, undefined])('logged_at moved past the watermark (settle lag %s): rows already folded are not counted again; they are refused and named', async (settleLagUs) => {
+    await setUp();
+    const folded = await canary(signed, { settleLagUs: 0 });
+    expect(folded.verdict).toBe('pass');
+    expect(folded.paired.pairs).toBe(SYMBOLS.length * (DATES.length - 1));
+    // Someone with SQL access moves folded rows to after the stream's watermark.
+    const now = Date.now() * 1000 + 1000;
+    const moved = await t.store.db.updateTable('prediction_log').set({ logged_at: now }).where('symbol', '=', 'BBB').where('variant', '=', 'canary').executeTakeFirst();
+    expect(Number(moved.numUpdatedRows)).toBe(DATES.length - 1);
+    const after = await canary(signed, settleLagUs === undefined ? {} : { settleLagUs });
+    // Counted once (in the totals folded before the edit), never twice.
+    expect(after.paired.pairs).toBe(folded.paired.pairs);
+    expect(after.paired.canaryHitRate).toBe(folded.paired.canaryHitRate);
+    // The request counts (an earlier measurement went from 63 to 105 canary requests) stay those folded.
+    expect(after.variants).toEqual(folded.variants);
+    expect(after.verdict).toBe('inconclusive');
+    expect(after.unverifiedLog?.problems).toEqual(['edited']);
+    expect(after.unverifiedLog?.symbols).toEqual(['BBB']);
+    expect(after.unverifiedLog?.rows).toBe(DATES.length - 1);
+    const r = await ab();
+    expect(r.unverifiedLog?.rows).toBe(DATES.length - 1);
+    expect(r.decision).toBe('continue');
+  });
+
+  /**
+   * The rows of `symbol` as the writer of the earlier release signed them (every column but
+   * logged_at, under its scheme), logged a minute before this release's rows.
+   */
+  async function earlierForm(symbol: string): Promise<void> {
+    const stored = await t.store.db.selectFrom('prediction_log').select([...CHECKED_LOG_COLUMNS]).where('symbol', '=', symbol).execute();
+    for (const r of stored) {
+      const mac = crypto.createHmac('sha256', KEY).update(`${LEGACY_SCHEME}\n${logRowValuesText(r as StoredLogRow)}`, 'utf8').digest('hex');
+      await t.store.db.updateTable('prediction_log').set({ signature: mac, logged_at: Number(r.logged_at) - 60_000_000 }).where('id', '=', r.id).execute();
+    }
+  }
+
+  it('earlier-form rows moved to the watermark itself (before any later row) are refused: the stream remembers it folded a current-form row', async () => {
+    await setUp();
+    await earlierForm('AAA');
+    const folded = await canary(signed, { settleLagUs: 0 });
+    expect(folded.unverifiedLog).toBeUndefined();
+    const streams = await t.store.db.selectFrom('analysis_streams').select(['folded_until', 'current_form_from']).execute();
+    expect(streams.every((st) => st.current_form_from !== null)).toBe(true);
+    const watermark = Math.min(...streams.map((st) => Number(st.folded_until)));
+    await t.store.db.updateTable('prediction_log').set({ logged_at: watermark }).where('symbol', '=', 'AAA').where('variant', '=', 'canary').execute();
+    const after = await canary();
+    expect(after.unverifiedLog?.problems).toEqual(['edited']);
+    expect(after.unverifiedLog?.rows).toBe(DATES.length - 1);
+    expect(after.variants).toEqual(folded.variants);
+    expect(after.verdict).toBe('inconclusive');
+    // The remembered row is part of the signed totals: clearing it folds the window again, where the moved rows are refused all the same.
+    await t.store.db.updateTable('analysis_streams').set({ current_form_from: null }).execute();
+    const cleared = await canary();
+    expect(cleared.unverifiedLog?.rows).toBe(DATES.length - 1);
+    expect(cleared.variants.find((v) => v.variant === 'champion')).toEqual(folded.variants.find((v) => v.variant === 'champion'));
+  });
+
+  it('rows signed in the earlier form (logged_at not covered) still verify; one logged after a row of the current form is refused', async () => {
+    await setUp();
+    await earlierForm('AAA');
+    const a = await canary();
+    expect(a.unverifiedLog).toBeUndefined();
+    expect(a.verdict).toBe('pass');
+    const folded = await canary(signed, { settleLagUs: 0 });
+    expect(folded.unverifiedLog).toBeUndefined();
+    // A row of the current form logged after the watermark, then earlier-form rows moved after it.
+    const later = entries(versions).filter((e) => e.symbol === 'CCC').slice(0, 1).map((e) => ({ ...e, id: `late-${e.id}`, requestId: `late-${e.requestId}` }));
+    await log(signed, later);
+    const last = await t.store.db.selectFrom('prediction_log').select((eb) => eb.fn.max('logged_at').as('at')).executeTakeFirstOrThrow();
+    await t.store.db.updateTable('prediction_log').set({ logged_at: Number(last.at) + 1 }).where('symbol', '=', 'AAA').where('variant', '=', 'canary').execute();
+    const after = await canary(signed, { settleLagUs: 0 });
+    expect(after.unverifiedLog?.problems).toEqual(['edited']);
+    expect(after.unverifiedLog?.symbols).toEqual(['AAA']);
+    expect(after.unverifiedLog?.rows).toBe(DATES.length - 1);
+    expect(after.paired.pairs).toBe(folded.paired.pairs);
+    expect(after.variants.find((v) => v.variant === 'canary')).toEqual(folded.variants.find((v) => v.variant === 'canary'));
   });
 
   it.each([true, false])('signs in the batch, not when a row is appended (thread %s): no HMAC on the request path, every row verifies', async (thread) => {
