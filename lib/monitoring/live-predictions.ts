@@ -9,7 +9,8 @@
  * the key given, else the store handle's): closes edited after serving would silence or trigger the
  * live accuracy, book and return alarms. A refused bar leaves no sample, return or book at all
  * (`unverifiedBars` says which), never a verdict on the rest as if it did not exist. The log rows
- * themselves are checked too (prediction-log-signature.ts): a refused row is left out, and
+ * themselves are checked too (prediction-log-signature.ts), every row of the version's window before
+ * the unscored and failed are set aside: a refused row is left out, and
  * `unverifiedLog` says which (live performance is then not judged: model-report.ts).
  */
 import { groupBy } from '../group-by';
@@ -53,15 +54,18 @@ interface GroupedPrediction {
 /** Rows per read of the checked path: what it holds at once besides the groups (log-aggregates.ts checks 5,000 a read too). */
 export const LIVE_ROWS_PER_READ = 5000;
 
-/** The version's scored predictions logged in [since, until): the rows live performance reads. */
+/** The version's predictions logged in [since, until), scored or not: the rows a checked read checks. */
 function logWindow(store: Database, model: string, version: number, since: string, until?: string) {
-  const q = store.db.selectFrom('prediction_log').where('model', '=', model).where('version', '=', version).where('created_at', '>=', since).where('probability', 'is not', null).where('error', 'is', null);
+  const q = store.db.selectFrom('prediction_log').where('model', '=', model).where('version', '=', version).where('created_at', '>=', since);
   return until === undefined ? q : q.where('created_at', '<', until);
 }
 
+/** The rows live performance counts: scored, without an error. */
+const scored = (r: { probability: number | null; error: string | null }): boolean => r.probability !== null && r.error === null;
+
 /**
- * With a key, the rows are read and checked one by one, and the refused left out (grouped here as
- * the SQL does: mean probability, served if any was). Read in pages by (created_at, id), keyset on
+ * With a key, every row of the window is read and checked one by one, and the refused left out,
+ * then the unscored (grouped here as the SQL does: mean probability, served if any was). Read in pages by (created_at, id), keyset on
  * the (model, created_at) index, and grouped as they come: a lookback at a million predictions a day
  * is 60 million rows, and only its (symbol, as_of) groups are kept.
  */
@@ -74,7 +78,9 @@ async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifi
     if (from !== undefined) q = q.where((eb) => eb.or([eb('created_at', '>', from.createdAt), eb.and([eb('created_at', '=', from.createdAt), eb('id', '>', from.id)])]));
     const rows = await q.orderBy('created_at').orderBy('id').limit(LIVE_ROWS_PER_READ).execute();
     for (const r of rows) {
-      if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null, logged_at: r.logged_at ?? null })) continue;
+      // Every row is checked before the unscored are set aside: nulling a probability or setting an
+      // error by SQL would otherwise take a row out of the verdict unseen.
+      if (!verifier.check({ ...r, signature: r.signature ?? null, signature_key_id: r.signature_key_id ?? null, logged_at: r.logged_at ?? null }) || !scored(r)) continue;
       const k = `${r.as_of}\u0000${r.symbol}`;
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { symbol: r.symbol, asOf: r.as_of, sum: 0, n: 0, served: false }));
@@ -90,7 +96,7 @@ async function checkedGroupedPredictions(store: Database, verifier: LogRowVerifi
 }
 
 async function groupedPredictions(store: Database, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
-  const q = logWindow(store, model, version, since, until).select(['symbol', 'as_of', (eb) => eb.fn.avg<number>('probability').as('probability'), (eb) => eb.fn.max('served').as('served')]);
+  const q = logWindow(store, model, version, since, until).where('probability', 'is not', null).where('error', 'is', null).select(['symbol', 'as_of', (eb) => eb.fn.avg<number>('probability').as('probability'), (eb) => eb.fn.max('served').as('served')]);
   const rows = await q.groupBy(['symbol', 'as_of']).orderBy('as_of').orderBy('symbol').execute();
   return rows.map((r) => ({ symbol: r.symbol, asOf: r.as_of, probability: Number(r.probability), served: Number(r.served) === 1 }));
 }

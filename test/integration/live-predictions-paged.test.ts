@@ -89,4 +89,17 @@ describe.each(DRIVERS)('live predictions read in pages (%s)', (_driver, create) 
     expect([...(live.unverifiedLog?.examples ?? [])].sort()).toEqual([...ids].sort());
     expect(live.predictions).toBe(SYMBOLS.length * DAYS.length);
   });
+
+  it('rows whose probability was nulled or error set by SQL are refused and named, not silently left out', async () => {
+    const before = (await readLivePredictions(signed, VERSION, window)).unverifiedLog?.rows ?? 0;
+    const nulled = ['q000100:champion', 'q007000:shadow'];
+    const failed = ['q011000:champion'];
+    await t.store.db.updateTable('prediction_log').set({ probability: null, predicted_class: null }).where('id', 'in', nulled).execute();
+    await t.store.db.updateTable('prediction_log').set({ error: 'model failed' }).where('id', 'in', failed).execute();
+    const live = await readLivePredictions(signed, VERSION, window);
+    expect(live.unverifiedLog?.rows).toBe(before + 3);
+    expect(live.unverifiedLog?.problems).toEqual(['edited']);
+    expect(live.unverifiedLog?.reason).toContain('q000100:champion');
+    expect(live.predictions).toBe(SYMBOLS.length * DAYS.length);
+  });
 });
