@@ -5,7 +5,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import { BadInputError } from '../errors';
+import { verificationKeysOf } from '../registry/row-signature';
 import type { Database } from '../store/database';
+import { alertRowVouched, alertSignatureColumns } from './alert-signature';
 import { alertFromRow, alertInputSchema, DEFAULT_COOLDOWN_SECONDS, serialiseEvidence, severityRank, type Alert, type AlertInput, type AlertStatus } from './alert';
 
 export interface RaiseAlertOptions {
@@ -42,9 +44,16 @@ export interface RaiseAlertResult {
  * the same rule and subject, at least as severe, was created within the cool-down: then nothing
  * is written and the earlier alert's id comes back with suppressed = true. A more severe alert
  * (warning → critical) is an escalation and always goes through.
+ *
+ * With MODEL_SIGNING_KEY (the store's signing), the row is signed, and only rows a held key signed
+ * count as earlier alerts (the cool-down, and what a retold alert told): a row written by SQL, or a
+ * signed one edited, must not silence an alert whose condition still holds (lib/alerts/alert-signature.ts).
  */
 export async function raiseAlert(store: Database, input: AlertInput, options: RaiseAlertOptions = {}): Promise<RaiseAlertResult> {
   const asked = alertInputSchema.parse(input);
+  const keys = verificationKeysOf(store.signing);
+  // Without a key nothing can be told apart from an edit: every row counts, as it always did.
+  const raisedByKeyHolder = <R extends Parameters<typeof alertRowVouched>[1]>(row: R) => keys === undefined || alertRowVouched(keys, row);
   const now = options.now ?? new Date();
   const channels = [...new Set(['log', ...(options.channels ?? [])])];
   // An alert with a key has the key's id, so two raisers of the same event (overlapping monitoring
@@ -63,7 +72,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         // MySQL: read the latest committed alerts and lock their range, so concurrent retellers
         // serialise (the loser of a deadlock runs again below and sees the winner's alert).
         if (store.driver === 'mysql') told = told.forUpdate();
-        const revised = options.retell.revise((await told.execute()).map(alertFromRow));
+        const revised = options.retell.revise((await told.execute()).filter(raisedByKeyHolder).map(alertFromRow));
         if ('toldBy' in revised) return { id: revised.toldBy, suppressed: true };
         alert = alertInputSchema.parse(revised.alert);
       }
@@ -71,7 +80,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
       if (cooldownSeconds > 0) {
         let recent = trx
           .selectFrom('alerts')
-          .select(['id', 'severity'])
+          .select(['id', 'rule', 'severity', 'subject', 'message', 'evidence', 'created_at', 'signature', 'signature_key_id'])
           .where('rule', '=', alert.rule)
           .where('subject', '=', alert.subject)
           .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
@@ -83,14 +92,15 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         if (alert.holds) recent = recent.where(notAcked(store.driver));
         // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
         if (store.driver === 'mysql') recent = recent.forUpdate();
-        const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
+        const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity) && raisedByKeyHolder(r));
         if (earlier) return { id: earlier.id, suppressed: true };
       }
       const id = idOf(alert) ?? randomUUID();
       const createdAt = now.toISOString();
+      const raised = { id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), created_at: createdAt };
       await trx
         .insertInto('alerts')
-        .values({ id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), status: 'open', created_at: createdAt, acked_by: null, acked_at: null })
+        .values({ ...raised, status: 'open', acked_by: null, acked_at: null, ...alertSignatureColumns(keys?.signingKey, raised) })
         .execute();
       await trx
         .insertInto('alert_deliveries')

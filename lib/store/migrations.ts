@@ -974,6 +974,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('analysis_streams').dropColumn('current_form_from').execute();
     },
   },
+  '0038_alert_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY, raiseAlert signs every alert row it writes (lib/alerts/alert-signature.ts)
+      // and the cool-down counts only rows a held key signed: an alert row written by SQL (acknowledged,
+      // dated now) silenced a serving_routes_tampered alert whose condition still held. Null on rows
+      // written before or without the key.
+      await db.schema.alterTable('alerts').addColumn('signature', 'varchar(64)').execute();
+      await db.schema.alterTable('alerts').addColumn('signature_key_id', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('alerts').dropColumn('signature_key_id').execute();
+      await db.schema.alterTable('alerts').dropColumn('signature').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

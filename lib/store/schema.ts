@@ -318,6 +318,9 @@ export interface AlertsTable {
   created_at: string;
   acked_by: string | null;
   acked_at: string | null;
+  /** HMAC by MODEL_SIGNING_KEY over the row as raised (lib/alerts/alert-signature.ts); null without the key or before 0038. */
+  signature?: string | null;
+  signature_key_id?: string | null;
 }
 
 export interface AlertDeliveriesTable {
