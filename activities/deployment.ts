@@ -694,7 +694,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     async deploymentBlockers(input: { model: string }): Promise<string[]> {
       return withFailureMapping(async () => {
         // A stale-bars alert a later monitoring run found over no longer holds (lib/monitoring/data-alerts.ts).
-        const { holding } = await dataAlertsHolding(store, input.model);
+        const { holding } = await dataAlertsHolding(store, input.model, signing);
         return holding.map((a) => `${a.rule} (alert ${a.id}): ${a.message}`);
       });
     },

@@ -6,10 +6,21 @@
  * alert stays open (someone may still want to backfill what ran on stale data); it no longer holds.
  * Alerts raised otherwise (by hand, by another check), and data_quality alerts, hold until they are
  * acknowledged or overridden.
+ *
+ * With MODEL_SIGNING_KEY, monitoring_reports rows are not signed: a report written by SQL saying
+ * "fresh" released the hold while the feed stayed stopped. The hold then also needs evidence a
+ * database writer cannot make: the alert row signed as raised (its evidence names the stale symbols
+ * and the session they missed), and every one of those symbols' newest verified bar reaching that
+ * session (unsigned or edited bars are not counted, as for freshness itself).
  */
 import { openAlerts } from '../alerts/alert-store';
 import type { Alert } from '../alerts/alert';
+import { alertRowVouched } from '../alerts/alert-signature';
+import { verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
+import { barChecking } from '../store/bar-signature';
+import { newestVerifiedBarDates } from '../store/bars';
 import type { Database } from '../store/database';
+import type { FreshnessReport } from './freshness';
 import { dataSubject } from './monitoring-rules';
 
 /** The rules whose open alerts on a model's data hold its deployments. */
@@ -47,8 +58,27 @@ async function latestRun(store: Database, model: string, after: string): Promise
 
 const raisedByMonitoring = (alert: Alert) => typeof alert.evidence === 'object' && alert.evidence !== null && typeof (alert.evidence as { reportId?: unknown }).reportId === 'string';
 
-/** Open data alerts of the model that hold its deployments, each with why it still does; and those a later monitoring run found over. */
-export async function dataAlertsHolding(store: Database, model: string): Promise<{ holding: Alert[]; over: Array<{ alert: Alert; reason: string }> }> {
+/**
+ * With a key: why the bars a signed stale-bars alert found missing have not all arrived, verified, or
+ * undefined when they have. The alert's evidence is the freshness report it was raised from.
+ */
+async function missingVerifiedBars(store: Database, alert: Alert, keys: VerificationKeys, signing: RowSigning): Promise<string | undefined> {
+  const row = await store.db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst();
+  if (!row || !alertRowVouched(keys, row)) return 'the alert row is not as a key holder raised it, so the bars it names cannot be trusted';
+  const evidence = alert.evidence as Partial<FreshnessReport>;
+  const named = Array.isArray(evidence.stalest) ? evidence.stalest.map((s) => s.symbol) : [];
+  const session = evidence.expectedSession;
+  // The evidence names at most 20 symbols: with more behind, the others cannot be checked.
+  if (typeof session !== 'string' || named.length === 0 || named.length < (evidence.staleSymbols ?? Infinity)) return 'its evidence does not name every stale symbol';
+  const { newest } = await newestVerifiedBarDates(store, named, signing);
+  const behind = named.filter((symbol) => (newest.get(symbol) ?? '') < session);
+  return behind.length === 0 ? undefined : `no verified bar for ${session} yet: ${behind.join(', ')}`;
+}
+
+/** Open data alerts of the model that hold its deployments, each with why it still does; and those a later monitoring run found over. `signing`: the key bars and alert rows are checked with (default the store's). */
+export async function dataAlertsHolding(store: Database, model: string, signing?: RowSigning): Promise<{ holding: Alert[]; over: Array<{ alert: Alert; reason: string }> }> {
+  const checking = barChecking(store, signing);
+  const keys = verificationKeysOf(checking);
   const open = await openAlerts(store, { rules: DATA_BLOCKING_RULES, subjectPrefix: dataSubject(model) });
   const holding: Alert[] = [];
   const over: Array<{ alert: Alert; reason: string }> = [];
@@ -58,7 +88,9 @@ export async function dataAlertsHolding(store: Database, model: string): Promise
       continue;
     }
     const run = await latestRun(store, model, alert.createdAt);
-    if (run && run.length > 0 && run.every((r) => r.freshness?.status === 'fresh')) over.push({ alert, reason: `monitoring found the bars fresh again at ${run[0].createdAt} (report ${run[0].id})` });
+    const reportedFresh = run !== undefined && run.length > 0 && run.every((r) => r.freshness?.status === 'fresh');
+    // The reports are unsigned: with a key the bars themselves must say so too.
+    if (reportedFresh && (!checking || !keys || (await missingVerifiedBars(store, alert, keys, checking)) === undefined)) over.push({ alert, reason: `monitoring found the bars fresh again at ${run[0].createdAt} (report ${run[0].id})${keys ? ', and the bars the alert named are there, signed' : ''}` });
     else holding.push(alert);
   }
   return { holding, over };
