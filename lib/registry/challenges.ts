@@ -493,12 +493,17 @@ function recordedRunTrials(metrics: string | undefined): number {
  * after the champion's that no row holds (below the newest row's) counts as a run: its row was
  * deleted. Rows deleted at the end of the numbering, with everything else that named their numbers,
  * leave no trace here.
+ *
+ * `below`: a retry's own version; only the versions numbered before it count (those after it
+ * registered later, and were judged after it).
  */
-async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined): Promise<number> {
+async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined, options: { below?: number } = {}): Promise<number> {
   if (!identity.period) return 0;
   const { from, to } = identity.period;
   const after = identity.championVersion ?? 0;
-  const rows = await db.selectFrom('model_versions').selectAll().where('name', '=', identity.model).where('version', '>', after).execute();
+  let query = db.selectFrom('model_versions').selectAll().where('name', '=', identity.model).where('version', '>', after);
+  if (options.below !== undefined) query = query.where('version', '<', options.below);
+  const rows = await query.execute();
   const runs = new Set<string>();
   const numbers = new Set<number>();
   for (const r of rows) {
@@ -523,6 +528,17 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
   const newest = Math.max(...numbers);
   const missing = newest - after - [...numbers].filter((v) => v > after && v <= newest).length;
   return runs.size + Math.max(0, missing);
+}
+
+/**
+ * The time before which a retry counts the runs under other names (its first attempt's, as the row
+ * under its key states it), never before its challenger's registry row was created: that row was
+ * written before any attempt judged, and its creation time is signed. A row under the run's key
+ * backdated to 1970 no longer hides the runs other names registered before this one.
+ */
+async function retryCutoff(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, stated: string): Promise<string> {
+  const row = await db.selectFrom('model_versions').select('created_at').where('name', '=', identity.model).where('version', '=', identity.challengerVersion).executeTakeFirst();
+  return row !== undefined && row.created_at > stated ? row.created_at : stated;
 }
 
 /** Whether a registry row's signature holds under `keys` (one without a signature, naming a key not held, or unreadable does not). */
@@ -576,6 +592,8 @@ function editedRowsRefusal(edited: readonly string[], reason: string): string {
  * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
  * it judges another champion than its first attempt did: then it is numbered and recorded anew.
+ * The ledger row it keeps it from is unsigned, so the number kept is never below what the registry
+ * shows a first attempt would have counted (the reason says so when it was).
  * `signing`: the registry's key (MODEL_SIGNING_KEY), with which the registry rows counted under the
  * ledger (runsRegisteredOnPeriod), and those of other names when they would let it promote
  * (editedRowsAmong), are checked.
@@ -601,8 +619,13 @@ export async function judgeChallenge(
     // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
     // (on a retry, the ones recorded before its first attempt), as their ledger rows or their
     // registry rows state them: deleting or editing another name's ledger rows lowers nothing.
+    // The ledger is unsigned: on a retry, the row under this run's key is taken for its first
+    // attempt's only as far as the registry bears it out. Its time never reaches back before this
+    // run's registry row was written (signed, with its creation time): a row claiming 1970 hid every
+    // run under other names.
     const keys = verificationKeysOf(signing);
-    const { runs: elsewhere, offOutcomes } = await runsUnderOtherNames(tx, store.driver, identity, own ? { before: own.createdAt } : {});
+    const cutoff = own ? await retryCutoff(tx, identity, own.createdAt) : undefined;
+    const { runs: elsewhere, offOutcomes } = await runsUnderOtherNames(tx, store.driver, identity, cutoff !== undefined ? { before: cutoff } : {});
     const unvouched = keys === undefined ? [] : unvouchedAmong(keys, elsewhere);
     // A retry judging the same champion keeps its number. One judging another champion (the alias
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
@@ -612,9 +635,17 @@ export async function judgeChallenge(
     // registry shows, the other runs registered on this period since the champion was, a row edited
     // since a held key signed it and a number whose row is gone counted as such runs. The other
     // names' runs are added to the own name's: either part of the ledger may be the one emptied.
-    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, keys);
+    // Nor can anyone write a lower count in: on a retry the registry's runs are those registered
+    // before this run's version (numbers are given in registration order; the later ones were judged
+    // after it and counted it), and a number kept from the row under this run's key is never below
+    // that floor. A row planted there (challenge 1, seq 0, 1970: the key is visible while the run
+    // trains) made a fourth run challenge 1 at alpha / 2, and it was promoted.
+    const registered = await runsRegisteredOnPeriod(tx, identity, keys, own ? { below: identity.challengerVersion } : {});
+    const floor = Math.max(earlier.length, registered) + elsewhere.size + 1;
     const keepsNumber = own !== undefined && !rejudged;
-    let number = keepsNumber ? own.number : Math.max(earlier.length, registered) + elsewhere.size + 1;
+    let number = keepsNumber ? Math.max(own.number, floor) : floor;
+    // A real first attempt counted at least this much: a lower number kept under this run's key was written by someone else.
+    const understated = keepsNumber && own.number < floor ? `; the challenge record under this run's key stated challenge ${own.number}, below the ${floor} the registry shows: not what a first attempt of this run recorded (written or edited by hand), so it is judged as challenge ${floor}` : '';
     const newest = newestChallengedPeriod(before);
     const judgeAt = (n: number, underOtherNames: number) =>
       decide({
@@ -642,14 +673,35 @@ export async function judgeChallenge(
       const named = [...new Set([...edited, ...editedOff])].sort();
       if (named.length > 0) judged = { ...judged, decision: { promote: false, reason: editedRowsRefusal(named, judged.decision.reason) } };
     }
-    const { level, decision } = judged;
-    const createdAt = own?.createdAt ?? new Date().toISOString();
+    const { level } = judged;
+    const decision = understated ? { ...judged.decision, reason: `${judged.decision.reason}${understated}` } : judged.decision;
+    // A retry's time is its first attempt's, as the registry bears it out (retryCutoff).
+    const createdAt = cutoff ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };
     if (own) {
+      // The run's own identity is written again (a first attempt's row already states it): a row
+      // written by hand under this key with another version, dataset or no period would otherwise
+      // stand in the ledger for this challenge, out of the families of later challengers.
       await tx
         .updateTable('promotion_challenges')
-        .set({ champion_version: identity.championVersion, challenge_number: number, level, promoted: decision.promote ? 1 : 0, reason: decision.reason })
+        .set({
+          champion_version: identity.championVersion,
+          challenger_version: identity.challengerVersion,
+          algorithm: identity.algorithm,
+          algorithms_tested: identity.algorithmsTested,
+          dataset_id: identity.datasetId,
+          period_from: identity.period?.from ?? null,
+          period_to: identity.period?.to ?? null,
+          metric: identity.metric,
+          p_value: finiteOrNull(identity.pValue),
+          champion_p_value: finiteOrNull(identity.championPValue),
+          created_at: createdAt,
+          challenge_number: number,
+          level,
+          promoted: decision.promote ? 1 : 0,
+          reason: decision.reason,
+        })
         .where('challenge_key', '=', identity.key)
         .execute();
     } else {

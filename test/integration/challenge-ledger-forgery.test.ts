@@ -1,0 +1,170 @@
+/**
+ * The ledger (promotion_challenges) is an unsigned table: a row under a run's own challenge key is
+ * what a retry of that run finds and keeps its number from. A row written there by someone with the
+ * database but not the signing key (the key, workflowId/runId, is visible while the run trains)
+ * claiming challenge 1, seq 0, recorded in 1970, made the fourth run for the empty champion slot
+ * challenge 1 (p below 0.025 instead of 0.0025): a p of 0.02 was promoted after three runs that were
+ * not. A retry's number is never below what the signed registry rows show of the runs registered
+ * before its version (and the runs under other names before its own registration); a real retry
+ * keeps the number its first attempt got. registerAndPromote and judgeChallenge, on both drivers.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { judgeChallenge, listChallenges, type ChallengeIdentity } from '../../lib/registry/challenges';
+import { aliasVersion, toVersion } from '../../lib/registry/model-registry';
+import { challengeLevel, type ChallengeCount, type MetricEvidence } from '../../lib/registry/promotion';
+import { NO_ROW_SIGNING, signRow, type RowSigning } from '../../lib/registry/row-signature';
+import type { Database } from '../../lib/store/database';
+import type { ModelVersionsTable } from '../../lib/store/schema';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { loadModelRuntimes } from '../../models/algorithms';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, trainedRun } from '../helpers/registration';
+
+const KEY = 'ledger-forgery-signing-key-0123456789abcdef';
+const signing: RowSigning = { signingKey: KEY, previousKeys: [] };
+const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
+const label = { kind: 'direction', horizon: 5 };
+const universe = ['AAPL', 'MSFT', 'XOM', 'JPM'];
+
+/** A ledger row written by hand under `key`: challenge 1, seq 0, recorded in 1970. */
+async function plantOwnRow(store: Database, model: string, key: string, challengerVersion: number, championVersion: number | null = null): Promise<void> {
+  await store.db
+    .insertInto('promotion_challenges')
+    .values({
+      model, seq: 0, challenge_key: key, champion_version: championVersion, challenger_version: challengerVersion,
+      algorithm: 'logistic_regression', algorithms_tested: 1, dataset_id: 'x', period_from: null, period_to: null,
+      metric: 'auc', challenge_number: 1, level: 0.025, p_value: null, champion_p_value: null, promoted: 0,
+      reason: 'written by hand', created_at: '1970-01-01T00:00:00.000Z',
+    })
+    .execute();
+}
+
+/** A signed registry row of a training run on PERIOD (`wf-<name>-<version>/r1`), registered at `createdAt`. */
+async function register(store: Database, name: string, version: number, createdAt: string, keys: RowSigning = signing): Promise<void> {
+  const row: ModelVersionsTable = {
+    name, version, artifact_sha256: 'ab'.repeat(32), artifact_bytes: 100, algorithm: 'logistic_regression', params: '{}', seed: version,
+    feature_set_version: 'fs-x', label: JSON.stringify(label), snapshot_id: null, snapshot_hash: null, code_version: 'c',
+    workflow_id: `wf-${name}-${version}`, run_id: 'r1', registration_key: `${name}-${version}`,
+    metrics: JSON.stringify({ outOfSample: { period: PERIOD } }), lineage: JSON.stringify({ universe: { trained: universe }, datasetId: `ds-${name}-${version}` }),
+    created_at: createdAt, signature: null, signature_key_id: null,
+  };
+  if (keys.signingKey !== undefined) {
+    const signature = signRow(keys.signingKey, toVersion(row));
+    row.signature = signature.mac;
+    row.signature_key_id = signature.keyId;
+  }
+  await store.db.insertInto('model_versions').values(row).execute();
+}
+
+const identity = (model: string, version: number, pValue: number): ChallengeIdentity => ({
+  key: `wf-${model}-${version}/r1`, model, championVersion: null, challengerVersion: version, algorithm: 'logistic_regression',
+  algorithmsTested: 1, datasetId: `ds-${model}-${version}`, period: PERIOD, metric: 'auc', pValue, outcomes: { label, symbols: universe },
+});
+
+/** The promotion judge's test of a p-value at the challenge's level. */
+const decideAt = (p: number) => (count: ChallengeCount) => {
+  const { level, text } = challengeLevel(0.05, { challenge: count });
+  return { decision: { promote: p < level, reason: `p ${p} vs level ${text}` }, level };
+};
+
+/** Now, `minutes` from now (ISO): registration times in the order the runs registered. */
+const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+
+describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%s)', (_driver, create) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await create();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  it('registerAndPromote: a row planted before the fourth run does not make it challenge 1; judged as challenge 4, not promoted', async () => {
+    await loadModelRuntimes();
+    const artifacts = localArtifactStore(tempDir('mlp-ledger-forgery-'));
+    const FS = await saveTestFeatureSet(t.store, returnsFeatureSet('ledger-forgery', 3));
+    const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
+    const run = async (name: string, seed: number, p: number): Promise<RegisterResult> => {
+      const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing });
+      const { ds, datasetId, sha256 } = await trainedRun(artifacts, FS, { symbols: 4, days: 120, seed });
+      const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
+      return new MockActivityEnvironment().run(activities.registerAndPromote, {
+        experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha256, datasetId, featureSetVersion: ds.featureSetVersion,
+        metrics: { outOfSample: { period: { ...PERIOD, days: 504, rows: 20_000 } } }, lineage: {},
+        scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, evidence: { auc: evidence(p) } },
+        workflowId: `wf-${name}-${seed}`, runId: 'run',
+      });
+    };
+    for (let seed = 1; seed <= 3; seed++) expect((await run('forged', seed, 0.03)).decision.promote).toBe(false);
+    // The run's key is all one needs to know (a challenger version above the newest would take the
+    // next number, and the missing number would count as a deleted run's).
+    await plantOwnRow(t.store, 'forged', 'wf-forged-4/run', 3);
+    const fourth = await run('forged', 4, 0.02);
+    expect(fourth.decision.promote).toBe(false);
+    expect(fourth.decision.reason).toMatch(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet"/);
+    expect(fourth.decision.reason).toMatch(/the challenge record under this run's key stated challenge 1, below the 4 the registry shows/);
+    expect(await aliasVersion(t.store, 'forged', 'champion')).toBeUndefined();
+    // The row under the run's key now states the run's challenge: its version, dataset and period, counted by later challengers.
+    const own = (await listChallenges(t.store, 'forged')).find((c) => c.key === 'wf-forged-4/run');
+    expect(own).toMatchObject({ number: 4, promoted: false, challengerVersion: fourth.version.version, period: PERIOD, pValue: 0.02 });
+    expect(own?.createdAt.startsWith('1970')).toBe(false);
+  });
+
+  it.each([
+    ['with the signing key', signing],
+    ['without a key', NO_ROW_SIGNING],
+  ])('a row planted after a first attempt registered its version and failed: the retry is challenge 4 (%s)', async (_case, keys) => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v), keys);
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), keys);
+    }
+    await register(t.store, 'm', 4, at(4), keys);
+    await plantOwnRow(t.store, 'm', 'wf-m-4/r1', 4);
+    const { record, decision } = await judgeChallenge(t.store, identity('m', 4, 0.004), decideAt(0.004), keys);
+    expect([record.number, decision.promote]).toEqual([4, false]);
+    expect(decision.reason).toMatch(/challenge 4/);
+  });
+
+  it('a planted row judging another champion (a rejudged retry) still counts the registered runs', async () => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    await register(t.store, 'm', 4, at(4));
+    await plantOwnRow(t.store, 'm', 'wf-m-4/r1', 4, 99);
+    const { record, decision } = await judgeChallenge(t.store, identity('m', 4, 0.004), decideAt(0.004), signing);
+    expect([record.number, decision.promote]).toEqual([4, false]);
+  });
+
+  it('a planted row recorded in 1970 does not hide the runs under other names on the same outcomes', async () => {
+    for (let v = 1; v <= 5; v++) {
+      await register(t.store, 'dir-b', v, at(v));
+      await judgeChallenge(t.store, identity('dir-b', v, 0.03), decideAt(0.03), signing);
+    }
+    await register(t.store, 'dir-a', 1, at(6));
+    await plantOwnRow(t.store, 'dir-a', 'wf-dir-a-1/r1', 1);
+    const { record, decision } = await judgeChallenge(t.store, identity('dir-a', 1, 0.004), decideAt(0.004), signing);
+    expect([record.number, decision.promote]).toEqual([6, false]);
+  });
+
+  it('a real retry keeps the number its first attempt got, whatever was judged between the attempts', async () => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    // Later runs, of this name and of another on the same outcomes, judged before v3's retry.
+    for (let v = 4; v <= 5; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    await register(t.store, 'dir-b', 1, at(6));
+    await judgeChallenge(t.store, identity('dir-b', 1, 0.03), decideAt(0.03), signing);
+    const retried = await judgeChallenge(t.store, identity('m', 3, 0.03), decideAt(0.03), signing);
+    expect(retried.record.number).toBe(3);
+    expect(retried.decision.reason).not.toMatch(/stated challenge/);
+    expect((await listChallenges(t.store, 'm')).map((c) => c.number)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
