@@ -5,8 +5,9 @@
  * is some 20 standard deviations and was published, over a good stored bar too. So a move is also
  * judged against the robust daily volatility of the symbol's VOLATILITY_RETURNS log returns before it
  * (MAD × 1.4826, which the outliers it is to find do not inflate), once VOLATILITY_MIN_RETURNS of them
- * are there: beyond max(MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS × σ). Without that history only the fixed
- * limit applies.
+ * are there, or of the last VOLATILITY_RECENT_RETURNS where the symbol moved far more of late
+ * (moveScaleVolatility): beyond max(MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS × σ). Without that history
+ * only the fixed limit applies.
  *
  * MOVE_SCALE_SIGMAS and MOVE_SCALE_FLOOR are measured on the 382 real S&P 500 files (2013-2018): see
  * docs/ingestion-and-quality.md (one_bar_glitch) for the rows each setting rejects and flags there and
@@ -14,6 +15,12 @@
  */
 export const VOLATILITY_RETURNS = 60;
 export const VOLATILITY_MIN_RETURNS = 40;
+/** The recent returns that also bound the scale (moveScaleVolatility): a regime that changed within the 60 sessions. */
+export const VOLATILITY_RECENT_RETURNS = 10;
+/** The recent returns' robust volatility replaces the 60 returns' beyond this multiple of it. */
+export const VOLATILITY_RECENT_FACTOR = 2;
+/** The level's move over the recent sessions, in deviations of a daily volatility spread over them, that raises σ (moveScaleVolatility). */
+export const LEVEL_SHIFT_SIGMAS = 3;
 export const MOVE_SCALE_SIGMAS = 8;
 /** No move under 10% is judged by the scale, however quiet the symbol. */
 export const MOVE_SCALE_FLOOR = 0.1;
@@ -31,22 +38,54 @@ const medianOfSorted = (v: Float64Array): number => {
   return n % 2 === 1 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
 };
 
+/** 1.4826 × the median absolute deviation of the finite log returns into closes[from..end - 1]; NaN with fewer than `min`. */
+function madVolatility(closes: ArrayLike<number>, from: number, end: number, min: number): number {
+  const returns: number[] = [];
+  for (let j = Math.max(1, from); j < end && j < closes.length; j++) {
+    const r = Math.log(closes[j] / closes[j - 1]);
+    if (Number.isFinite(r)) returns.push(r);
+  }
+  if (returns.length < min) return Number.NaN;
+  const sorted = Float64Array.from(returns).sort();
+  const centre = medianOfSorted(sorted);
+  const deviations = Float64Array.from(returns, (r) => Math.abs(r - centre)).sort();
+  return MAD_TO_SIGMA * medianOfSorted(deviations);
+}
+
 /**
  * The robust daily volatility (log scale) of the moves between `closes` before index `end`: of the
  * up to VOLATILITY_RETURNS log returns into closes[end - VOLATILITY_RETURNS .. end - 1]. NaN with
  * fewer than VOLATILITY_MIN_RETURNS (a young series, a short file: the fixed limit alone judges).
  */
 export function robustVolatility(closes: ArrayLike<number>, end: number): number {
-  const returns: number[] = [];
-  for (let j = Math.max(1, end - VOLATILITY_RETURNS); j < end && j < closes.length; j++) {
-    const r = Math.log(closes[j] / closes[j - 1]);
-    if (Number.isFinite(r)) returns.push(r);
-  }
-  if (returns.length < VOLATILITY_MIN_RETURNS) return Number.NaN;
-  const sorted = Float64Array.from(returns).sort();
-  const centre = medianOfSorted(sorted);
-  const deviations = Float64Array.from(returns, (r) => Math.abs(r - centre)).sort();
-  return MAD_TO_SIGMA * medianOfSorted(deviations);
+  return madVolatility(closes, end - VOLATILITY_RETURNS, end, VOLATILITY_MIN_RETURNS);
+}
+
+/**
+ * The volatility a move into closes[end] is judged on: robustVolatility (60 returns), unless the
+ * symbol moved far more of late. The 60 returns lag a change of regime: a stock halved on news and
+ * then moving 5% a day kept a σ of about 1.2% for 20 to 40 sessions, its limit fell to the 10% floor,
+ * and real days of its new regime were rejected as glitches (in 200 simulated paths, 6 lost a real
+ * bar). So σ is at least
+ * - the same robust measure of the last VOLATILITY_RECENT_RETURNS returns, where it is more than
+ *   VOLATILITY_RECENT_FACTOR times the 60-return one (its median ignores a glitch or the news day
+ *   among them; the factor keeps a 10-return estimate's noise from loosening calm symbols' limits);
+ * - the level's move over those sessions as a daily volatility at LEVEL_SHIFT_SIGMAS deviations,
+ *   |log(closes[end-1] / closes[end-1-10])| / (3 √10): right after a jump that held (the news day)
+ *   the recent returns are still mostly the old regime's. A calm symbol's level moves so far in 10
+ *   sessions about 0.3% of the time.
+ * Measured in docs/ingestion-and-quality.md (glitches on the symbol's own scale). NaN without the
+ * 60-return history.
+ */
+export function moveScaleVolatility(closes: ArrayLike<number>, end: number): number {
+  const sigma = robustVolatility(closes, end);
+  if (!Number.isFinite(sigma)) return sigma;
+  let judged = sigma;
+  const recent = madVolatility(closes, end - VOLATILITY_RECENT_RETURNS, end, VOLATILITY_RECENT_RETURNS);
+  if (recent > VOLATILITY_RECENT_FACTOR * sigma) judged = recent;
+  const from = end - 1 - VOLATILITY_RECENT_RETURNS;
+  const shift = from >= 0 ? Math.abs(Math.log(closes[end - 1] / closes[from])) / (LEVEL_SHIFT_SIGMAS * Math.sqrt(VOLATILITY_RECENT_RETURNS)) : Number.NaN;
+  return shift > judged ? shift : judged;
 }
 
 /** The scaled limit on a move (log scale) for a symbol of daily volatility `sigma`: max(log(1 + floor), sigmas × σ); NaN without a σ. */
@@ -67,7 +106,7 @@ export interface MoveScale {
   limit: number;
 }
 
-/** "N σ of its daily moves (σ x%, robust, from the 60 sessions before; limit y%)" for a move of log size `move`. */
+/** "N times its robust daily volatility (σ x%, of the 60 sessions before or of the last 10; the limit …)" for a move of log size `move`. */
 export function describeScale(move: number, scale: MoveScale): string {
-  return `${(Math.abs(move) / scale.sigma).toFixed(0)} times the symbol's robust daily volatility (${(scale.sigma * 100).toFixed(2)}% from the ${VOLATILITY_RETURNS} sessions before; the limit is ${scale.sigmas} times it, at least ${(MOVE_SCALE_FLOOR * 100).toFixed(0)}%: ×/÷${Math.exp(scale.limit).toFixed(3)})`;
+  return `${(Math.abs(move) / scale.sigma).toFixed(0)} times the symbol's robust daily volatility (${(scale.sigma * 100).toFixed(2)}%, of the ${VOLATILITY_RETURNS} sessions before or, when it moved far more of late, of the last ${VOLATILITY_RECENT_RETURNS}; the limit is ${scale.sigmas} times it, at least ${(MOVE_SCALE_FLOOR * 100).toFixed(0)}%: ×/÷${Math.exp(scale.limit).toFixed(3)})`;
 }

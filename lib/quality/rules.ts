@@ -8,7 +8,7 @@ import { issue, type QualityIssue, type QualityRuleId } from './rules-catalog';
 import { memoize } from '../memo';
 import { ALL_SPLITS, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
 import { plural } from '../plural';
-import { MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS, robustVolatility, scaledMoveLimit, scaledReturnTolerance, describeScale, type MoveScale } from './move-scale';
+import { MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS, moveScaleVolatility, scaledMoveLimit, scaledReturnTolerance, describeScale, type MoveScale } from './move-scale';
 
 /**
  * The exchange's calendar date at `now` (bars are dated in New York), as YYYY-MM-DD: a bar dated
@@ -717,7 +717,7 @@ export function glitchRuns(closes: readonly number[], limit: number, volumes?: r
   const sigmaAt = new Map<number, number>();
   const sigmaBefore = (first: number): number => {
     let s = sigmaAt.get(first);
-    if (s === undefined) sigmaAt.set(first, (s = robustVolatility(closes, first)));
+    if (s === undefined) sigmaAt.set(first, (s = moveScaleVolatility(closes, first)));
     return s;
   };
   for (let length = 1; length <= ONE_BAR_GLITCH_MAX_BLOCK_ROWS; length++) {
@@ -1151,7 +1151,7 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
   // The symbol's volatility before bar i, read only for moves beyond the scaled rule's floor.
   const closes = series.map((b) => b.close);
   const floor = Math.log(1 + MOVE_SCALE_FLOOR);
-  const sigmaBefore = (i: number): number => (Math.abs(Math.log(closes[i] / closes[i - 1])) > floor ? robustVolatility(closes, i) : Number.NaN);
+  const sigmaBefore = (i: number): number => (Math.abs(Math.log(closes[i] / closes[i - 1])) > floor ? moveScaleVolatility(closes, i) : Number.NaN);
   let runStart = 0;
   for (let i = 1; i <= series.length; i++) {
     const prev = series[i - 1];

@@ -8,7 +8,7 @@ import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
 import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
 import { plural } from '../plural';
-import { describeScale, robustVolatility, type MoveScale } from './move-scale';
+import { describeScale, moveScaleVolatility, type MoveScale } from './move-scale';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -169,7 +169,7 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   for (let i = 1; i < seams.length; i++) {
     const [prev, cur] = [seams[i - 1], seams[i]];
     if (prev.staged === cur.staged || rejected.has(prev.bar.date) || rejected.has(cur.bar.date)) continue;
-    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit, robustVolatility(publishedCloses, indexOf.get(cur.bar.date) ?? 0));
+    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit, moveScaleVolatility(publishedCloses, indexOf.get(cur.bar.date) ?? 0));
     if (extreme === undefined || issues.some((f) => f.rule === 'one_bar_glitch' && (f.date === prev.bar.date || f.date === cur.bar.date))) continue;
     const seam = `${prev.staged ? 'the file' : 'as stored'} ${prev.bar.date} -> ${cur.staged ? 'the file' : 'as stored'} ${cur.bar.date}`;
     issues.push(issue('extreme_move', { ...at((cur.staged ? cur : prev).bar.date), message: `${extreme}, where the file meets the stored bars (${seam}): check the file is on the stored series' price basis` }));

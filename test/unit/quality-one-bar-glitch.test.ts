@@ -154,7 +154,7 @@ describe('one_bar_glitch', () => {
       const s = long((b, i) => (i === AT ? scaled(b, k) : b));
       const found = oneBarGlitches(s, POLICY);
       expect(found.map((f) => [f.rule, f.date])).toEqual([['one_bar_glitch', s[AT].date]]);
-      expect(found[0].message).toMatch(/times the symbol's robust daily volatility \(0\.\d\d% from the 60 sessions before; the limit is \d+ times it, at least 10%.*on no volume spike.*is a one-bar glitch \(a mistyped price\), not a move; rejected, and a stored bar for its date is kept$/);
+      expect(found[0].message).toMatch(/times the symbol's robust daily volatility \(0\.\d\d%, of the 60 sessions before or, when it moved far more of late, of the last 10; the limit is \d+ times it, at least 10%.*on no volume spike.*is a one-bar glitch \(a mistyped price\), not a move; rejected, and a stored bar for its date is kept$/);
     });
 
     it('rejects two adjacent rows typed x1.3, and a row with only its close and high typed', () => {
@@ -190,6 +190,44 @@ describe('one_bar_glitch', () => {
       expect(found.map((f) => f.date)).toEqual([last[119].date]);
       expect(found[0].message).toMatch(/^close [\d.]+ -> [\d.]+ \(29\.\d%\), \d+ times the symbol's robust daily volatility/);
       expect(flags(long())).toEqual([]);
+    });
+
+    // A stock halved on news (10 times its volume) that then moves about 5% a day: its σ of the 60
+    // returns before stays about 1.2% for 20 to 40 sessions, so its limit was the 10% floor and real
+    // days of the new regime (-10%, then +11%, on its new ordinary volume) were rejected: 3 of these
+    // 200 paths lost a real bar. A typo ×1.3 on the calm stretch before the news is still found.
+    it('judges a symbol whose regime changed on its recent volatility, not the 60 sessions before (a stock halved, then 5% a day)', () => {
+      const draw = rng(11);
+      const gauss = (): number => {
+        let sum = 0;
+        for (let k = 0; k < 12; k++) sum += draw();
+        return sum - 6;
+      };
+      const lost: string[] = [];
+      let typos = 0;
+      for (let path = 0; path < 200; path++) {
+        const closes: number[] = [];
+        const volumes: number[] = [];
+        let c = 40;
+        for (let i = 0; i < 80; i++) {
+          c *= Math.exp(0.01 * gauss());
+          closes.push(c);
+          volumes.push(1e6 * (0.8 + 0.4 * draw()));
+        }
+        c *= 0.5;
+        closes.push(c);
+        volumes.push(1e7);
+        for (let i = 0; i < 40; i++) {
+          c *= Math.exp(0.05 * gauss());
+          closes.push(c);
+          volumes.push(3e6 * (0.7 + 0.6 * draw()));
+        }
+        for (const r of glitchRuns(closes, 0.35, volumes)) lost.push(`path ${path}: session ${r.first - 80} after the news, ${closes.slice(r.first - 1, r.last + 2).map((x) => x.toFixed(2)).join(' -> ')}`);
+        const typo = closes.map((x, i) => (i === 70 ? x * 1.3 : x));
+        if (glitchRuns(typo, 0.35, volumes).some((r) => r.first === 70 && r.last === 70 && r.scale)) typos++;
+      }
+      expect(lost).toEqual([]);
+      expect(typos).toBe(200);
     });
   });
 
