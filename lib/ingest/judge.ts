@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, knownInstrumentKind, type Instrume
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, retractionFinding, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, type RetractedBar } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, retractionFinding, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, type RetractedBar } from '../quality/stored-rules';
 import { ONE_BAR_GLITCH_MAX_ROWS } from '../quality/rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
@@ -85,9 +85,6 @@ type StoredRow = { symbol: string; date: string; open: unknown; high: unknown; l
 const barOf = (r: StoredRow): Bar => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
 const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0);
 
-/** Calendar days of stored bars around a symbol's rows that hold the 60 sessions volume_glitch may read on one side. */
-const VOLUME_CONTEXT_DAYS = 100;
-
 /**
  * The stored bars the judging rules need for one symbol of the snapshot (its staged bars ascending
  * by date). `neighbours`, for the rules on the stored bars: the two nearest before its first staged
@@ -104,7 +101,7 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
   // The sessions volume rules read a row's level from (60 on one side), whatever the snapshot's window.
-  const levels = { from: shiftDate(first, -VOLUME_CONTEXT_DAYS), to: shiftDate(last, VOLUME_CONTEXT_DAYS) };
+  const levels = { from: shiftDate(first, -STORED_CONTEXT_DAYS), to: shiftDate(last, STORED_CONTEXT_DAYS) };
   const reach = { from: [levels.from, ...(window ? [window.from] : [])].sort()[0], to: [levels.to, ...(window ? [window.to] : [])].sort().at(-1) as string };
   const columns = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'] as const;
   const base = () => tx.selectFrom('bars').select(columns).where('symbol', '=', symbol);
@@ -168,7 +165,7 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
   for (const [symbol, list] of bySymbol) {
     list.sort(byDate);
     // The sessions volume_glitch reads a row's level from (60 on one side): as the judge reads them.
-    const stored = await storedFor(store.db, symbol, list, { from: shiftDate(list[0].date, -VOLUME_CONTEXT_DAYS), to: shiftDate(list[list.length - 1].date, VOLUME_CONTEXT_DAYS) }, true);
+    const stored = await storedFor(store.db, symbol, list, { from: shiftDate(list[0].date, -STORED_CONTEXT_DAYS), to: shiftDate(list[list.length - 1].date, STORED_CONTEXT_DAYS) }, true);
     // The kind only decides the zero_volume flag, which rejects nothing.
     const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '', context: volumeContext(symbol, stored) }, policy);
     for (const date of found.rejected.keys()) out.add(`${symbol}\u0000${date}`);

@@ -49,6 +49,14 @@ import { describeScale, moveScaleVolatility, type MoveScale } from './move-scale
  *   `instruments` and the naming convention of lib/market-data/instruments.ts) are not checked.
  */
 export const STORED_NEIGHBOUR_DAYS = 14;
+/**
+ * Calendar days of stored bars on each side of a symbol's rows that the rules read the symbol's
+ * level from (about 69 sessions): the 60 sessions volume_glitch may read on one side, and the 60
+ * returns of σ for one_bar_glitch and extreme_move on the symbol's own scale (lib/quality/move-scale.ts).
+ * An import's judging (lib/ingest/judge.ts) and the live path (lib/streaming/stored-bar-judging.ts)
+ * both give `context` this reach, so a bar gets the same verdict whichever way it comes.
+ */
+export const STORED_CONTEXT_DAYS = 100;
 export const ZERO_VOLUME_RUN = 5;
 
 /** Kinds that trade shares every session, so a volume of 0 says the volume is missing. */

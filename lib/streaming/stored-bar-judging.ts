@@ -33,7 +33,8 @@ import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { glitchLimit, UNIT_CHANGE_BEFORE_BARS } from '../quality/rules';
 import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
-import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
+import { MOVE_SCALE_FLOOR } from '../quality/move-scale';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -81,6 +82,7 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
   const retracted: RetractedBar[] = [];
   if (otherSymbols) copiedBars(bars, otherSymbols, rejected, flags);
   const beyond = Math.log(1 + glitchLimit(policy));
+  const scaleFloor = Math.log(1 + MOVE_SCALE_FLOOR);
   const bySymbol = new Map<string, number[]>();
   bars.forEach((b, i) => {
     const list = bySymbol.get(b.bar.symbol);
@@ -101,16 +103,22 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       for (const b of before ?? []) if (b.volume > 0 && b.volume < lowest) lowest = b.volume;
       const [glitch] = before && bar.volume >= VOLUME_GLITCH_FACTOR * lowest ? volumeGlitches(symbol, [bar], before, '') : [];
       if (glitch) rejected.set(indices[0], glitch);
-      // A move beyond the glitch limit from the newest stored bar (rare): is that bar a glitch this one undoes?
+      // A move beyond the scaled rule's floor from the newest stored bar (rare): is that bar a glitch
+      // this one undoes? Judged as an import judges its next row, with the stored bars of the
+      // STORED_CONTEXT_DAYS before it (the symbol's σ: a stored newest bar +15% on a symbol moving 1%
+      // a day is a glitch by its scale). Before, only a move beyond the fixed glitch limit (25-35%)
+      // was judged, on the 60 bars held, so such a bar stayed stored.
       const newest = before?.at(-1);
-      if (!glitch && before && newest && Math.abs(Math.log(bar.close / newest.close)) > beyond) {
-        const undone = [...storedBarIssues({ symbol, staged: [bar], stored: before, kind: 'equity', source: '' }, policy).retracted.values()];
+      const move = newest ? Math.abs(Math.log(bar.close / newest.close)) : 0;
+      if (!glitch && before && newest && move > scaleFloor) {
+        const context = await stored.read(symbol, { from: addDays(bar.date, -STORED_CONTEXT_DAYS), to: bar.date });
+        const undone = [...storedBarIssues({ symbol, staged: [bar], stored: near(context, [bar]), kind: 'equity', source: '', context }, policy).retracted.values()];
         retracted.push(...undone);
         // Not undoing a glitch: every price a power of ten from the stored level, the volume as usual
         // (cents)? Not judged while the symbol's whole stored history is a few bars: which side is in
         // the other unit cannot be told (a new symbol's first live bar in cents refused every bar in
         // dollars after it); the move keeps its extreme_move flag.
-        const unit = undone.length === 0 && before.length > UNIT_CHANGE_BEFORE_BARS ? unitChangeIssue({ symbol, staged: [bar], context: before, source: '', origin: 'stream' }) : undefined;
+        const unit = undone.length === 0 && move > beyond && before.length > UNIT_CHANGE_BEFORE_BARS ? unitChangeIssue({ symbol, staged: [bar], context: before, source: '', origin: 'stream' }) : undefined;
         if (unit) rejected.set(indices[0], unit);
       }
       continue;
@@ -124,7 +132,14 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     changes.splice(0, changes.length, ...changes.filter((i) => !rejected.has(i)));
     const first = bars[indices[0]].bar.date;
     const last = bars[indices[indices.length - 1]].bar.date;
-    const around = await stored.read(symbol, { from: addDays(first, -STORED_NEIGHBOUR_DAYS), to: addDays(last, STORED_NEIGHBOUR_DAYS) });
+    // The stored bars of STORED_CONTEXT_DAYS around the batch's, as an import's judging reads them:
+    // one_bar_glitch judges a move on the symbol's σ of 60 returns, which the 14 days of neighbours
+    // (about 10 sessions) never held, so a correction ×1.3 of a quiet symbol was stored where the
+    // same row in a file was refused. The other rules here read the neighbours (`around`).
+    const context = await stored.read(symbol, { from: addDays(first, -STORED_CONTEXT_DAYS), to: addDays(last, STORED_CONTEXT_DAYS) });
+    const nearFrom = addDays(first, -STORED_NEIGHBOUR_DAYS);
+    const nearTo = addDays(last, STORED_NEIGHBOUR_DAYS);
+    const around = context.filter((b) => b.date >= nearFrom && b.date <= nearTo);
     const byDate = new Map(indices.map((i) => [bars[i].bar.date, i]));
 
     // misdated_series: a correction carrying the stored bar of another session of the symbol.
@@ -141,7 +156,7 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
 
     // volume_vanished and one_bar_glitch, with the stored bars near the changed ones as neighbours.
     const staged = changes.map((i) => bars[i].bar);
-    const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '', context: around }, policy);
+    const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '', context }, policy);
     for (const [date, q] of found.rejected) rejected.set(byDate.get(date) as number, q);
     const revealed = [...found.retracted.values()];
 

@@ -27,7 +27,8 @@ import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
-import { newYorkDate, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
+import { extremeMoveMessage, newYorkDate, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
+import { MOVE_SCALE_FLOOR, moveScaleVolatility, VOLATILITY_RETURNS } from '../quality/move-scale';
 import { splitFinding } from '../quality/splits';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
@@ -322,6 +323,8 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
         if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
       }
     }
+    const scaled = i > 0 ? scaledExtremeMove(series, i, policy, at) : undefined;
+    if (scaled !== undefined) flags.push(scaled);
     // The move on to the stored bar after a late or corrected bar (a changed bar after it is judged
     // as its own): an import flags where a file's rows meet the stored bars on both sides.
     // And the sessions still missing before that bar (a late bar filling part of a gap: the rest of it
@@ -330,6 +333,8 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     if (next !== undefined && !changed.has(next.date) && (Math.abs(next.close / series[i].close - 1) > pairPolicy.extremeMoveLimit || nextTradingDay(series[i].date) < next.date)) {
       for (const q of seriesIssues([candidateOf(series[i], at), candidateOf(next, at)], pairPolicy)) if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
     }
+    const scaledNext = next !== undefined && !changed.has(next.date) ? scaledExtremeMove(series, i + 1, policy, at) : undefined;
+    if (scaledNext !== undefined) flags.push(scaledNext);
     // An overnight move by a split ratio with the volume moving by the inverse ratio, whatever its
     // size (a 3:2 split is -33%, under the extreme-move limit), judged on the window as an import
     // judges a file's rows: with the bars before and those after it that are stored.
@@ -348,6 +353,22 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
   }
   return flags;
+}
+
+const SCALE_FLOOR = Math.log(1 + MOVE_SCALE_FLOOR);
+
+/**
+ * extreme_move on the symbol's own scale for the move into series[i] (lib/quality/move-scale.ts):
+ * within the fixed limit (which the pair rule above flags) but beyond max(10%, 8σ), σ read from the
+ * window's closes before it, as an import reads it from the file's rows and the stored bars. The
+ * pair rule sees two bars, so a +15% day of a symbol moving 1% a day carried no flag when it came live.
+ */
+function scaledExtremeMove(series: readonly Bar[], i: number, policy: QualityPolicy, at: { source: string; raw: string }): QualityIssue | undefined {
+  const [prev, cur] = [series[i - 1], series[i]];
+  if (!(Math.abs(Math.log(cur.close / prev.close)) > SCALE_FLOOR) || Math.abs(cur.close / prev.close - 1) > policy.extremeMoveLimit) return undefined;
+  const closes = series.slice(Math.max(0, i - VOLATILITY_RETURNS - 1), i).map((b) => b.close);
+  const message = extremeMoveMessage(prev.close, cur.close, policy.extremeMoveLimit, moveScaleVolatility(closes, closes.length));
+  return message === undefined ? undefined : issue('extreme_move', { symbol: cur.symbol, date: cur.date, source: at.source, line: null, raw: at.raw, message });
 }
 
 /**

@@ -6,6 +6,7 @@ import { readOnlineFeatures } from '../../lib/features/online-features';
 import type { Bar } from '../../lib/market-data/bar';
 import { readBarCsv } from '../../lib/market-data/csv-reader';
 import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
+import { nextNyseTradingDay } from '../../lib/calendar/nyse';
 import { readBars, upsertBars } from '../../lib/store/bars';
 import { listQuarantine } from '../../lib/store/quarantine';
 import { BarStreamConsumer, streamSnapshotId } from '../../lib/streaming/consumer';
@@ -96,6 +97,35 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect(await readBars(t.store, { symbols: [fine.symbol], from: fine.date, to: fine.date })).toEqual([fixed]);
     expect(await revisions()).toEqual([{ symbol: fine.symbol, date: fine.date }]);
     expect(c.stats).toMatchObject({ barsRevised: 1, barsStored: 1, quarantinedByRule: { one_bar_glitch: 1, volume_vanished: 1 } });
+  });
+
+  // The same verdicts an import's judging gives these bars (the rules read the stored bars of 100
+  // calendar days around them, σ of 60 returns): before, the live path read 14 days (about 10
+  // sessions), too few for σ, and judged only by the fixed 25-35% limit.
+  it("a correction x1.3 of a quiet symbol's bar months back is rejected, and a stored newest bar +15% is retracted when the next bar is back at the level: one_bar_glitch on the symbol's own scale, as on an import", async () => {
+    const [quiet, jumpy] = [SYMBOLS[1], SYMBOLS[2]];
+    const last = DATES[DATES.length - 1];
+    const before = barOf(jumpy, DATES[DATES.length - 2]);
+    const glitch = scaled(barOf(jumpy, last), (before.close * 1.15) / barOf(jumpy, last).close);
+    await upsertBars(t.store, ALL.map((b) => (b.symbol === jumpy && b.date === last ? glitch : b)));
+    const c = consumer();
+    await c.start();
+    const old = barOf(quiet, DATES[DATES.length - 60]);
+    const next = { ...before, date: nextNyseTradingDay(last), open: before.close, high: before.close * 1.006, low: before.close * 0.998, close: before.close * 1.003 };
+    await producer.publish(live([scaled(old, 1.3), next]));
+    await drain(c);
+
+    expect(await findings()).toEqual(
+      [
+        ['one_bar_glitch', 'reject', quiet, old.date],
+        ['one_bar_glitch', 'reject', jumpy, last],
+        // The retracted session is missing now.
+        ['calendar_gap', 'flag', jumpy, last],
+      ].sort(),
+    );
+    expect(await readBars(t.store, { symbols: [quiet], from: old.date, to: old.date })).toEqual([old]);
+    expect(await readBars(t.store, { symbols: [jumpy], from: last, to: next.date })).toEqual([next]);
+    expect(await revisions()).toEqual([{ symbol: jumpy, date: last }]);
   });
 
   it('corrections carrying the stored bar of another session (a feed dating its bars a session early or late) are rejected (misdated_series) with the rest of the symbol\'s batch; the store, its revisions and the online vectors stay as they were', async () => {

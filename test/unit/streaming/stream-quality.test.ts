@@ -1,3 +1,4 @@
+import { nyseTradingDaysBetween } from '../../../lib/calendar/nyse';
 import type { Bar } from '../../../lib/market-data/bar';
 import { qualityPolicySchema } from '../../../lib/quality/policy';
 import { encodeLiveBar, type LiveBar } from '../../../lib/streaming/live-bar';
@@ -194,6 +195,27 @@ describe('series flags against the stored bars', () => {
     // Both bars changed: the move is flagged once, as the later bar's.
     const both = new Map([...at('2024-04-30'), ...at('2024-05-01')]);
     expect(seriesFlags(series, both, POLICY).map((f) => [f.rule, f.date, f.source])).toEqual([['extreme_move', '2024-05-01', 'k#2024-05-01']]);
+  });
+
+  // The pair rule sees two bars: a +15% day of a symbol moving about 0.5% a day carried no flag
+  // live, where an import flags it on the symbol's own scale (σ of the 60 returns before it).
+  it("flags a move within 35% but beyond the symbol's own scale (max(10%, 8σ), σ from the window before it), into a new bar and on to the stored bar after a correction", () => {
+    const days = nyseTradingDaysBetween('2024-01-02', '2024-12-31').slice(0, 80);
+    const quiet = days.map((d, k) => bar(d, 100 + 0.5 * Math.sin(k * 1.7)));
+    const jumped = quiet.map((b, k) => (k === 79 ? { ...b, open: 115, high: 115, low: 115, close: 115 } : b));
+    const flags = seriesFlags(jumped, at(days[79]), POLICY);
+    expect(flags.map((f) => [f.rule, f.severity, f.date, f.source])).toEqual([['extreme_move', 'flag', days[79], `k#${days[79]}`]]);
+    expect(flags[0].message).toMatch(/ -> 115 \(1[45]\.\d%\), \d+ times the symbol's robust daily volatility/);
+    // A corrected bar +15% with the stored bar after it back at the level: both moves flagged, as the correction's.
+    const corrected = quiet.map((b, k) => (k === 70 ? { ...b, open: 115, high: 115, low: 115, close: 115 } : b));
+    expect(seriesFlags(corrected, at(days[70]), POLICY).map((f) => [f.rule, f.date, f.source])).toEqual([
+      ['extreme_move', days[70], `k#${days[70]}`],
+      ['extreme_move', days[71], `k#${days[70]}`],
+    ]);
+    // The same +15% on a symbol moving about 5% a day, and a quiet symbol's +3%: no flag.
+    const wild = days.map((d, k) => bar(d, 100 * Math.exp(0.05 * Math.sin(k * 2.3) * (k % 2 === 0 ? 1 : -1))));
+    expect(seriesFlags(wild.map((b, k) => (k === 79 ? { ...b, close: wild[78].close * 1.15 } : b)), at(days[79]), POLICY)).toEqual([]);
+    expect(seriesFlags(quiet.map((b, k) => (k === 79 ? { ...b, close: 103 } : b)), at(days[79]), POLICY)).toEqual([]);
   });
 
   it('says nothing about bars that did not change', () => {
