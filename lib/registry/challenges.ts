@@ -202,22 +202,40 @@ export async function listChallenges(store: Database, model: string): Promise<Ch
  * version's `deflatedSharpeTrials.run`; `counted` for versions recorded before, at least its
  * algorithms). A search spread over runs is one search: a deflated Sharpe ratio counting only the
  * last run's trials treats the tenth re-run as the first.
+ * The model's own runs are those of its ledger rows and of its registry rows alike (by the same
+ * rule, each registry row's period and registration time as it states them), one run counted once
+ * with the larger of the trials either states: the ledger is unsigned, and emptying it took the
+ * model's own runs out of the count.
  */
 export async function earlierRunTrials(store: Database, target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>): Promise<{ runs: number; trials: number }> {
-  const own = (await store.db.selectFrom('promotion_challenges').selectAll().where('model', '=', target.model).orderBy('seq').execute())
-    .map(recordOf)
-    .filter((r) => r.datasetId === target.datasetId || (r.period !== undefined && target.period !== undefined && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period)));
+  const onOutcomes = (r: Pick<ChallengeIdentity, 'datasetId' | 'period'> & { createdAt: string }) =>
+    r.datasetId === target.datasetId || (r.period !== undefined && target.period !== undefined && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period));
+  const own = (await store.db.selectFrom('promotion_challenges').selectAll().where('model', '=', target.model).orderBy('seq').execute()).map(recordOf).filter(onOutcomes);
   const metricsOf = new Map<number, string>();
   const versions = [...new Set(own.map((r) => r.challengerVersion))];
   for (let i = 0; i < versions.length; i += IN_LIST_CHUNK) {
     const rows = await store.db.selectFrom('model_versions').select(['version', 'metrics']).where('name', '=', target.model).where('version', 'in', versions.slice(i, i + IN_LIST_CHUNK)).execute();
     for (const row of rows) metricsOf.set(Number(row.version), row.metrics);
   }
+  const ownRuns = new Map<string, number>();
+  const ran = (run: string, n: number) => ownRuns.set(run, Math.max(ownRuns.get(run) ?? 0, n));
+  for (const r of own) ran(r.key, Math.max(r.algorithmsTested, recordedRunTrials(metricsOf.get(r.challengerVersion))));
+  // The registry's rows of the model's runs: their dataset, period and trials, read by the database (jsonAt).
+  const registered = await store.db
+    .selectFrom('model_versions as v')
+    .select(['v.workflow_id', 'v.run_id', 'v.created_at', sql`null`.as('stated_label'), sql`null`.as('stated_universe')])
+    .select([jsonAt(store.driver, 'v.lineage', '$.datasetId').as('stated_dataset'), jsonAt(store.driver, 'v.metrics', '$.outOfSample.period').as('stated_period'), jsonAt(store.driver, 'v.metrics', '$.outOfSample.backtest.deflatedSharpeTrials').as('stated_trials')])
+    .where('v.name', '=', target.model)
+    .where('v.workflow_id', 'is not', null)
+    .execute();
+  for (const r of registered as unknown as (Stated & Pick<ModelVersionsTable, 'workflow_id' | 'run_id' | 'created_at'>)[]) {
+    if (onOutcomes({ ...statedOutcomes(r), createdAt: r.created_at })) ran(`${r.workflow_id ?? ''}/${r.run_id ?? ''}`, Math.max(1, statedTrials(r)));
+  }
   let trials = 0;
-  for (const r of own) trials += Math.max(r.algorithmsTested, recordedRunTrials(metricsOf.get(r.challengerVersion)));
+  for (const n of ownRuns.values()) trials += n;
   const { runs: elsewhere } = await runsUnderOtherNames(store.db, store.driver, target, { trials: true });
   for (const run of elsewhere.values()) trials += run.trials;
-  return { runs: own.length + elsewhere.size, trials };
+  return { runs: ownRuns.size + elsewhere.size, trials };
 }
 
 /** Rows per `in` list or `or` of pairs (well below every driver's limit on parameters). */
@@ -315,15 +333,14 @@ function statedTrials(r: Stated): number {
  * Those rows are returned apart (`offOutcomes`), for the signature check before a promotion; one
  * whose registry row is gone counts as a run (the ledger says it ran there, and no row says
  * otherwise: deleting four of dir-b's five rows made dir-a challenge 2, promoted).
- * `before`: a retry's first attempt, after which nothing counts.
  */
 async function runsUnderOtherNames(
   db: Kysely<DatabaseSchema>,
   driver: DatabaseDriver,
   target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>,
-  options: { before?: string; trials?: boolean } = {},
+  options: { trials?: boolean } = {},
 ): Promise<{ runs: Map<string, RunElsewhere>; offOutcomes: StatingRow[] }> {
-  const { before, trials = false } = options;
+  const { trials = false } = options;
   const from = target.period?.from;
   const family = targetOf(target.outcomes?.label);
   // Only a label of the same target can be the same outcomes (sameOutcomes); a triple-barrier label relabels the price move's direction.
@@ -332,7 +349,7 @@ async function runsUnderOtherNames(
 
   // The registry's rows of other names on the same dataset or with a label of the same target: their label and universe.
   type Light = Stated & Pick<ModelVersionsTable, 'name' | 'version' | 'workflow_id' | 'run_id' | 'signature' | 'signature_key_id' | 'created_at'>;
-  let light = db
+  const light = db
     .selectFrom('model_versions as v')
     .select(['v.name', 'v.version', 'v.workflow_id', 'v.run_id', 'v.signature', 'v.signature_key_id', 'v.created_at', 'v.label as stated_label'])
     .select([jsonAt(driver, 'v.lineage', '$.datasetId').as('stated_dataset'), jsonAt(driver, 'v.lineage', '$.universe').as('stated_universe')])
@@ -342,12 +359,11 @@ async function runsUnderOtherNames(
       if (kinds.length > 0) branches.push(eb(jsonAt(driver, 'v.label', '$.kind'), 'in', kinds));
       return eb.or(branches);
     });
-  if (before !== undefined) light = light.where('v.created_at', '<=', before);
   const rows = new Map<string, Light>();
   for (const r of (await light.execute()) as unknown as Light[]) rows.set(rowKey(r.name, r.version), r);
 
   // The ledger's rows of other names on the same dataset or an overlapping period, with their challengers' outcomes as those rows state them.
-  let ledger = db
+  const ledger = db
     .selectFrom('promotion_challenges')
     .selectAll()
     .where('model', '!=', target.model)
@@ -356,7 +372,6 @@ async function runsUnderOtherNames(
       if (from !== undefined) branches.push(eb.and([eb('period_to', 'is not', null), eb.or([eb('period_to', '>=', from), eb(sql`substr(created_at, 1, 10)`, '>=', from)])]));
       return eb.or(branches);
     });
-  if (before !== undefined) ledger = ledger.where('created_at', '<=', before);
   const recorded: { record: ChallengeRecord; row: Light | undefined }[] = [];
   // Ledger rows on an overlapping period whose registry rows, as read above, state other outcomes (or were not read: another target's label, or gone).
   const off: { record: ChallengeRecord; row: Light | undefined }[] = [];
@@ -472,12 +487,17 @@ function recordedRunTrials(metrics: string | undefined): number {
 }
 
 /**
- * Other training runs that registered versions of the model on an evaluation period overlapping this
- * one's, after the champion (every run, when there is none): each was a challenge of it (or of the
- * empty slot) on these outcomes, whatever promotion_challenges still holds. Deleting the model's
- * challenge rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge run was
- * promoted after five that were not. An identical re-run registers no row, so it is not counted
- * here, as it is not in the ledger (judgedBeforeDecision).
+ * Other training runs that registered versions of the model on these outcomes after the champion
+ * (every run, when there is none): each was a challenge of it (or of the empty slot) on them,
+ * whatever promotion_challenges still holds. "These outcomes" is the ledger's own rule
+ * (sameChallengeFamily), read from what each signed row states: its evaluation period is no new
+ * outcomes for this one's (they share a day, this one is older, or its days had all happened when
+ * that row was registered), or, without a period, its dataset is this one's. Counting only
+ * overlapping periods let a run on an older period, or on a later one already past when the others
+ * were judged, with the ledger emptied, be challenge 1 after three. Deleting the model's challenge
+ * rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge run was promoted
+ * after five that were not. An identical re-run registers no row, so it is not counted here, as it
+ * is not in the ledger (judgedBeforeDecision).
  *
  * Nothing here takes a row's word that it is out of the count. "After the champion" is by version
  * number (given in registration order, never given twice), not by the creation time a row states.
@@ -494,16 +514,14 @@ function recordedRunTrials(metrics: string | undefined): number {
  * deleted. Rows deleted at the end of the numbering, with everything else that named their numbers,
  * leave no trace here.
  *
- * `below`: a retry's own version; only the versions numbered before it count (those after it
- * registered later, and were judged after it).
+ * Every version registered before this judgement counts, those numbered after the challenger's
+ * too: a run registered after this one may have been judged before it (runs at once), and on a
+ * retry nothing signed says whether the first attempt came before them.
  */
-async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined, options: { below?: number } = {}): Promise<number> {
+async function runsRegisteredOnOutcomes(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined): Promise<number> {
   if (!identity.period) return 0;
-  const { from, to } = identity.period;
   const after = identity.championVersion ?? 0;
-  let query = db.selectFrom('model_versions').selectAll().where('name', '=', identity.model).where('version', '>', after);
-  if (options.below !== undefined) query = query.where('version', '<', options.below);
-  const rows = await query.execute();
+  const rows = await db.selectFrom('model_versions').selectAll().where('name', '=', identity.model).where('version', '>', after).execute();
   const runs = new Set<string>();
   const numbers = new Set<number>();
   for (const r of rows) {
@@ -515,13 +533,7 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
       continue;
     }
     if (r.workflow_id === null || `${r.workflow_id}/${r.run_id ?? ''}` === identity.key) continue;
-    let period: { from?: unknown; to?: unknown } | undefined;
-    try {
-      period = (JSON.parse(r.metrics) as { outOfSample?: { period?: { from?: unknown; to?: unknown } } }).outOfSample?.period;
-    } catch {
-      continue;
-    }
-    if (typeof period?.from !== 'string' || typeof period.to !== 'string' || period.from > to || period.to < from) continue;
+    if (!sameChallengeFamily({ championVersion: null, ...registeredChallenge(r) }, { championVersion: null, datasetId: identity.datasetId, period: identity.period })) continue;
     runs.add(`${r.workflow_id}/${r.run_id ?? ''}`);
   }
   numbers.add(identity.challengerVersion);
@@ -530,11 +542,57 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
   return runs.size + Math.max(0, missing);
 }
 
+/** What a registry row states of its run's challenge: its dataset, evaluation period and registration time ('' and none when it cannot be read). */
+function registeredChallenge(r: Pick<ModelVersionsTable, 'metrics' | 'lineage' | 'created_at'>): Pick<ChallengeIdentity, 'datasetId' | 'period'> & { createdAt: string } {
+  const parse = (text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const period = (parse(r.metrics) as { outOfSample?: { period?: { from?: unknown; to?: unknown } } } | undefined)?.outOfSample?.period;
+  const datasetId = (parse(r.lineage) as { datasetId?: unknown } | undefined)?.datasetId;
+  return {
+    datasetId: typeof datasetId === 'string' ? datasetId : '',
+    ...(typeof period?.from === 'string' && typeof period.to === 'string' ? { period: { from: period.from, to: period.to } } : {}),
+    createdAt: r.created_at,
+  };
+}
+
 /**
- * The time before which a retry counts the runs under other names (its first attempt's, as the row
- * under its key states it), never before its challenger's registry row was created: that row was
- * written before any attempt judged, and its creation time is signed. A row under the run's key
- * backdated to 1970 no longer hides the runs other names registered before this one.
+ * The newest evaluation period a version of the model was registered on (any champion, any run but
+ * this one), as the registry rows state it: the check that a challenger's evidence is no older
+ * (evidenceAgeVeto) no longer rests on the unsigned ledger alone, which can be emptied or cut off by a
+ * row planted under the run's key. Read by the database (jsonAt), the period alone.
+ */
+async function newestRegisteredPeriod(db: Kysely<DatabaseSchema>, driver: DatabaseDriver, identity: ChallengeIdentity): Promise<{ from: string; to: string; challengerVersion: number } | undefined> {
+  const rows = await db
+    .selectFrom('model_versions')
+    .select(['version', 'workflow_id', 'run_id', jsonAt(driver, 'metrics', '$.outOfSample.period').as('stated_period')])
+    .where('name', '=', identity.model)
+    .where('version', '!=', identity.challengerVersion)
+    .execute();
+  let newest: { from: string; to: string; challengerVersion: number } | undefined;
+  for (const r of rows) {
+    if (r.workflow_id !== null && `${r.workflow_id}/${r.run_id ?? ''}` === identity.key) continue;
+    const period = objectStated(r.stated_period);
+    if (typeof period?.from !== 'string' || typeof period.to !== 'string') continue;
+    if (!newest || period.to > newest.to) newest = { from: period.from, to: period.to, challengerVersion: Number(r.version) };
+  }
+  return newest;
+}
+
+/** Of two periods, the one ending later (the first on a tie). */
+function laterEnding<T extends { to: string }>(a: T | undefined, b: T | undefined): T | undefined {
+  return a === undefined || (b !== undefined && b.to > a.to) ? b : a;
+}
+
+/**
+ * A retry's judgement time (its first attempt's, as the row under its key states it), never before
+ * its challenger's registry row was created: that row was written before any attempt judged, and
+ * its creation time is signed. It is the time later challengers' new outcomes start after
+ * (noNewOutcomes); it cuts nothing off this run's own count.
  */
 async function retryCutoff(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, stated: string): Promise<string> {
   const row = await db.selectFrom('model_versions').select('created_at').where('name', '=', identity.model).where('version', '=', identity.challengerVersion).executeTakeFirst();
@@ -592,10 +650,11 @@ function editedRowsRefusal(edited: readonly string[], reason: string): string {
  * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
  * it judges another champion than its first attempt did: then it is numbered and recorded anew.
- * The ledger row it keeps it from is unsigned, so the number kept is never below what the registry
- * shows a first attempt would have counted (the reason says so when it was).
+ * The ledger is unsigned, so it can only raise what the signed registry shows, never lower it: the
+ * number kept is never below the count a first judgement now would get (the reason says so when it
+ * was), and the newest period challenged is the registry's as much as the ledger's.
  * `signing`: the registry's key (MODEL_SIGNING_KEY), with which the registry rows counted under the
- * ledger (runsRegisteredOnPeriod), and those of other names when they would let it promote
+ * ledger (runsRegisteredOnOutcomes), and those of other names when they would let it promote
  * (editedRowsAmong), are checked.
  */
 export async function judgeChallenge(
@@ -607,7 +666,11 @@ export async function judgeChallenge(
   return store.db.transaction().execute(async (tx) => {
     const rows = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '=', identity.model).orderBy('seq').execute()).map(recordOf);
     const own = rows.find((r) => r.key === identity.key);
-    const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
+    // Every other row counts, on a retry too: the row under this run's key is unsigned, and its seq
+    // or time cutting the ledger off made a row planted there (seq 0, 1970) empty it. A real retry
+    // counts the runs judged between its attempts as well; nothing signed tells it from a first
+    // judgement made after them (runs judged at once counted each other, which spends less alpha, never more).
+    const before = rows.filter((r) => r.key !== identity.key);
     const earlier = before.filter((r) => sameChallengeFamily(r, identity));
     // Another run judged this very version against this champion (a version number is never given
     // twice, so it is an identical re-run): its record answers, and nothing is recorded. A re-run
@@ -616,37 +679,36 @@ export async function judgeChallenge(
     const judgedBefore = own ? undefined : before.find((r) => r.challengerVersion === identity.challengerVersion && r.championVersion === identity.championVersion);
     if (judgedBefore) return { record: judgedBefore, decision: judgedBeforeDecision(judgedBefore), earlier, judgedBefore: true };
     // Challenges under other model names that looked at the same outcomes count too: the same
-    // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
-    // (on a retry, the ones recorded before its first attempt), as their ledger rows or their
-    // registry rows state them: deleting or editing another name's ledger rows lowers nothing.
-    // The ledger is unsigned: on a retry, the row under this run's key is taken for its first
-    // attempt's only as far as the registry bears it out. Its time never reaches back before this
-    // run's registry row was written (signed, with its creation time): a row claiming 1970 hid every
-    // run under other names.
+    // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes,
+    // as their ledger rows or their registry rows state them: deleting or editing another name's
+    // ledger rows lowers nothing. All of them, on a retry too: the time of the row under this run's
+    // key is unsigned, and a cut-off at it (or at this run's registration) left out the runs under
+    // other names registered after this one and judged before its only judgement.
     const keys = verificationKeysOf(signing);
-    const cutoff = own ? await retryCutoff(tx, identity, own.createdAt) : undefined;
-    const { runs: elsewhere, offOutcomes } = await runsUnderOtherNames(tx, store.driver, identity, cutoff !== undefined ? { before: cutoff } : {});
+    const { runs: elsewhere, offOutcomes } = await runsUnderOtherNames(tx, store.driver, identity);
     const unvouched = keys === undefined ? [] : unvouchedAmong(keys, elsewhere);
     // A retry judging the same champion keeps its number. One judging another champion (the alias
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
     // family, and recorded against it, as the alias it moves will show.
     const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
     // The ledger is a table anyone with the database can empty: its count is never below what the
-    // registry shows, the other runs registered on this period since the champion was, a row edited
-    // since a held key signed it and a number whose row is gone counted as such runs. The other
-    // names' runs are added to the own name's: either part of the ledger may be the one emptied.
-    // Nor can anyone write a lower count in: on a retry the registry's runs are those registered
-    // before this run's version (numbers are given in registration order; the later ones were judged
-    // after it and counted it), and a number kept from the row under this run's key is never below
-    // that floor. A row planted there (challenge 1, seq 0, 1970: the key is visible while the run
-    // trains) made a fourth run challenge 1 at alpha / 2, and it was promoted.
-    const registered = await runsRegisteredOnPeriod(tx, identity, keys, own ? { below: identity.challengerVersion } : {});
+    // registry shows, the other runs registered on these outcomes since the champion was (by the
+    // ledger's own rule, sameChallengeFamily: an older period, or one whose days had happened when
+    // they registered, is the same outcomes), a row edited since a held key signed it and a number
+    // whose row is gone counted as such runs. The other names' runs are added to the own name's:
+    // either part of the ledger may be the one emptied. Nor can anyone write a lower count in: a
+    // number kept from the row under this run's key is never below that floor, counted as a first
+    // judgement now would count it. A row planted there (challenge 1, seq 0, 1970: the key is
+    // visible while the run trains) made a fourth run challenge 1 at alpha / 2, and it was promoted.
+    const registered = await runsRegisteredOnOutcomes(tx, identity, keys);
     const floor = Math.max(earlier.length, registered) + elsewhere.size + 1;
     const keepsNumber = own !== undefined && !rejudged;
     let number = keepsNumber ? Math.max(own.number, floor) : floor;
-    // A real first attempt counted at least this much: a lower number kept under this run's key was written by someone else.
-    const understated = keepsNumber && own.number < floor ? `; the challenge record under this run's key stated challenge ${own.number}, below the ${floor} the registry shows: not what a first attempt of this run recorded (written or edited by hand), so it is judged as challenge ${floor}` : '';
-    const newest = newestChallengedPeriod(before);
+    // A lower number kept under this run's key was written by hand, or its first attempt was judged before runs registered since.
+    const understated = keepsNumber && own.number < floor ? `; the challenge record under this run's key stated challenge ${own.number}, below the ${floor} the registry shows: written or edited by hand, or a first attempt judged before runs on these outcomes registered since (the ledger is unsigned and cannot show which), so it is judged as challenge ${floor}` : '';
+    // The newest period already challenged, as the signed registry rows state it as well as the
+    // ledger: emptying the ledger, or a row under this run's key, no longer skips the check.
+    const newest = laterEnding(newestChallengedPeriod(before), await newestRegisteredPeriod(tx, store.driver, identity));
     const judgeAt = (n: number, underOtherNames: number) =>
       decide({
         number: n,
@@ -675,8 +737,8 @@ export async function judgeChallenge(
     }
     const { level } = judged;
     const decision = understated ? { ...judged.decision, reason: `${judged.decision.reason}${understated}` } : judged.decision;
-    // A retry's time is its first attempt's, as the registry bears it out (retryCutoff).
-    const createdAt = cutoff ?? new Date().toISOString();
+    // A retry's time is its first attempt's, as the registry bears it out (retryCutoff): later challengers' new outcomes start after it.
+    const createdAt = own ? await retryCutoff(tx, identity, own.createdAt) : new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };
     if (own) {

@@ -43,12 +43,12 @@ async function plantOwnRow(store: Database, model: string, key: string, challeng
 }
 
 /** A signed registry row of a training run on PERIOD (`wf-<name>-<version>/r1`), registered at `createdAt`. */
-async function register(store: Database, name: string, version: number, createdAt: string, keys: RowSigning = signing): Promise<void> {
+async function register(store: Database, name: string, version: number, createdAt: string, keys: RowSigning = signing, symbols: readonly string[] = universe): Promise<void> {
   const row: ModelVersionsTable = {
     name, version, artifact_sha256: 'ab'.repeat(32), artifact_bytes: 100, algorithm: 'logistic_regression', params: '{}', seed: version,
     feature_set_version: 'fs-x', label: JSON.stringify(label), snapshot_id: null, snapshot_hash: null, code_version: 'c',
     workflow_id: `wf-${name}-${version}`, run_id: 'r1', registration_key: `${name}-${version}`,
-    metrics: JSON.stringify({ outOfSample: { period: PERIOD } }), lineage: JSON.stringify({ universe: { trained: universe }, datasetId: `ds-${name}-${version}` }),
+    metrics: JSON.stringify({ outOfSample: { period: PERIOD } }), lineage: JSON.stringify({ universe: { trained: symbols }, datasetId: `ds-${name}-${version}` }),
     created_at: createdAt, signature: null, signature_key_id: null,
   };
   if (keys.signingKey !== undefined) {
@@ -82,22 +82,27 @@ describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%
     await t?.drop();
   });
 
-  it('registerAndPromote: a row planted before the fourth run does not make it challenge 1; judged as challenge 4, not promoted', async () => {
+  /**
+   * A training run registered and judged by registerAndPromote (with the signing key), its best
+   * evaluated on `period` with one-sided p `p` against the strongest naive baseline.
+   */
+  const run = async (name: string, seed: number, p: number, period = PERIOD): Promise<RegisterResult> => {
     await loadModelRuntimes();
     const artifacts = localArtifactStore(tempDir('mlp-ledger-forgery-'));
     const FS = await saveTestFeatureSet(t.store, returnsFeatureSet('ledger-forgery', 3));
     const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
-    const run = async (name: string, seed: number, p: number): Promise<RegisterResult> => {
-      const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing });
-      const { ds, datasetId, sha256 } = await trainedRun(artifacts, FS, { symbols: 4, days: 120, seed });
-      const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
-      return new MockActivityEnvironment().run(activities.registerAndPromote, {
-        experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha256, datasetId, featureSetVersion: ds.featureSetVersion,
-        metrics: { outOfSample: { period: { ...PERIOD, days: 504, rows: 20_000 } } }, lineage: {},
-        scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, evidence: { auc: evidence(p) } },
-        workflowId: `wf-${name}-${seed}`, runId: 'run',
-      });
-    };
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing });
+    const { ds, datasetId, sha256 } = await trainedRun(artifacts, FS, { symbols: 4, days: 120, seed });
+    const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005, allowBackdatedEvaluation: true } });
+    return new MockActivityEnvironment().run(activities.registerAndPromote, {
+      experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha256, datasetId, featureSetVersion: ds.featureSetVersion,
+      metrics: { outOfSample: { period: { ...period, days: 504, rows: 20_000 } } }, lineage: {},
+      scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, evidence: { auc: evidence(p) } },
+      workflowId: `wf-${name}-${seed}`, runId: 'run',
+    });
+  };
+
+  it('registerAndPromote: a row planted before the fourth run does not make it challenge 1; judged as challenge 4, not promoted', async () => {
     for (let seed = 1; seed <= 3; seed++) expect((await run('forged', seed, 0.03)).decision.promote).toBe(false);
     // The run's key is all one needs to know (a challenger version above the newest would take the
     // next number, and the missing number would count as a deleted run's).
@@ -150,7 +155,63 @@ describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%
     expect([record.number, decision.promote]).toEqual([6, false]);
   });
 
-  it('a real retry keeps the number its first attempt got, whatever was judged between the attempts', async () => {
+  // Periods that are no new outcomes after the three runs on PERIOD without overlapping it: an
+  // older one (promoted only with promotion.allowBackdatedEvaluation), and a later one whose days
+  // had all happened when those runs were judged (a cut-off moved back over history, run today).
+  const OLDER = { from: '2016-01-04', to: '2017-12-29' };
+  const LATER = { from: '2021-01-04', to: '2022-12-30' };
+  it.each([
+    ['an older period, a row planted under its key', OLDER, 'planted'],
+    ['an older period, the ledger emptied', OLDER, 'emptied'],
+    ['a later period already past when the others were judged, a row planted under its key', LATER, 'planted'],
+    ['a later period already past when the others were judged, the ledger emptied', LATER, 'emptied'],
+  ] as const)('registerAndPromote: a fourth run on %s is counted after the three registered runs, not promoted', async (_case, period, tampering) => {
+    for (let seed = 1; seed <= 3; seed++) expect((await run('history', seed, 0.03)).decision.promote).toBe(false);
+    if (tampering === 'planted') await plantOwnRow(t.store, 'history', 'wf-history-4/run', 3);
+    else await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'history').execute();
+    const fourth = await run('history', 4, 0.02, period);
+    expect(fourth.decision.promote).toBe(false);
+    // An older period is no new evidence after the newest one challenged, as the signed registry rows state it.
+    if (period === OLDER) expect(fourth.decision.reason).toMatch(/ends before the newest period already challenged for this model \(2019-01-02 to 2020-12-31, v\d\)/);
+    else expect(fourth.decision.reason).toMatch(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet"/);
+    expect(await aliasVersion(t.store, 'history', 'champion')).toBeUndefined();
+    expect((await listChallenges(t.store, 'history')).find((c) => c.key === 'wf-history-4/run')?.number).toBe(4);
+  });
+
+  it.each([
+    ['as recorded', false],
+    ['with a row planted under its key', true],
+  ])('runs of this and another name registered after a run and judged before its only judgement are counted (%s)', async (_case, planted) => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    // Run A registers v4; runs B (v5) and C (another name, the same outcomes) register and are judged before A is.
+    await register(t.store, 'm', 4, at(4));
+    await register(t.store, 'm', 5, at(4.1));
+    await register(t.store, 'other', 1, at(4.2));
+    await judgeChallenge(t.store, identity('m', 5, 0.03), decideAt(0.03), signing);
+    await judgeChallenge(t.store, identity('other', 1, 0.03), decideAt(0.03), signing);
+    if (planted) await plantOwnRow(t.store, 'm', 'wf-m-4/r1', 4);
+    // p 0.002 passes challenge 4's 0.0025, not challenge 6's 0.00119.
+    const { record, decision } = await judgeChallenge(t.store, identity('m', 4, 0.002), decideAt(0.002), signing);
+    expect([record.number, decision.promote]).toEqual([6, false]);
+  });
+
+  it('a real retry keeps the number its first attempt got when nothing registered on its outcomes since', async () => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    // Another name's run on other outcomes (another universe) between the attempts counts for neither.
+    await register(t.store, 'elsewhere', 1, at(4), signing, ['AA', 'BB', 'CC']);
+    const retried = await judgeChallenge(t.store, identity('m', 3, 0.03), decideAt(0.03), signing);
+    expect(retried.record.number).toBe(3);
+    expect(retried.decision.reason).not.toMatch(/stated challenge/);
+    expect((await listChallenges(t.store, 'm')).map((c) => c.number)).toEqual([1, 2, 3]);
+  });
+
+  it('a retry counts the runs registered on its outcomes between its attempts: the unsigned ledger cannot show it was judged before them', async () => {
     for (let v = 1; v <= 3; v++) {
       await register(t.store, 'm', v, at(v));
       await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
@@ -162,9 +223,10 @@ describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%
     }
     await register(t.store, 'dir-b', 1, at(6));
     await judgeChallenge(t.store, identity('dir-b', 1, 0.03), decideAt(0.03), signing);
+    // Nothing signed tells this retry from a first judgement after them (a row planted under its key).
     const retried = await judgeChallenge(t.store, identity('m', 3, 0.03), decideAt(0.03), signing);
-    expect(retried.record.number).toBe(3);
-    expect(retried.decision.reason).not.toMatch(/stated challenge/);
-    expect((await listChallenges(t.store, 'm')).map((c) => c.number)).toEqual([1, 2, 3, 4, 5]);
+    expect(retried.record.number).toBe(6);
+    expect(retried.decision.reason).toMatch(/the challenge record under this run's key stated challenge 3, below the 6 the registry shows/);
+    expect((await listChallenges(t.store, 'm')).map((c) => c.number)).toEqual([1, 2, 6, 4, 5]);
   });
 });

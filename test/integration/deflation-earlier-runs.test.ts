@@ -106,5 +106,10 @@ describe('trials of earlier runs on the same outcomes', () => {
     expect(again.backtest.deflatedSharpe).toBeLessThan(first.backtest.deflatedSharpe);
     // Renamed once more: the same four runs came before it.
     expect((await evaluate('deflate-renamed-again')).backtest.deflatedSharpeTrials?.counted).toBe(80);
+
+    // The challenge ledger is a table anyone with the database can empty: the registry's rows of the
+    // model's own runs still count them (emptied, the model's two runs were gone from the count: 40).
+    await t.store.db.deleteFrom('promotion_challenges').execute();
+    expect((await evaluate('deflate')).backtest.deflatedSharpeTrials).toEqual({ counted: 80, search: 20, run: 20, earlier: { runs: 3, trials: 60 } });
   });
 });

@@ -198,8 +198,10 @@ describe('challenges of one champion on one evaluation period', () => {
     // Disjoint from the first, overlapping the second; its days had happened when the first was judged (today).
     expect(later.decision.reason).toMatch(/challenge 3 of "no champion yet"/);
     // New outcomes: days after every earlier period ended and after those challenges were judged
-    // (here, as if all three had been judged on 2023-01-02).
+    // (here, as if all three had been registered and judged on 2023-01-02: the registry's rows are
+    // read by the same rule, their registration time as they state it).
     await t.store.db.updateTable('promotion_challenges').set({ created_at: '2023-01-02T18:00:00.000Z' }).where('model', '=', 'periods').execute();
+    await t.store.db.updateTable('model_versions').set({ created_at: '2023-01-02T17:00:00.000Z' }).where('name', '=', 'periods').execute();
     const fresh = await run('periods', 24, { evidence: { auc: evidence(0.5) } }, { period: { from: '2023-01-03', to: '2024-12-31' } });
     expect(fresh.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
     expect(sameChallengeFamily({ championVersion: 1, datasetId: 'a', period: PERIOD }, { championVersion: 2, datasetId: 'a', period: PERIOD })).toBe(false);
