@@ -29,8 +29,11 @@
  * Signing. With MODEL_SIGNING_KEY (the store handle's `signing`) every row an aggregation counts is
  * checked first (lib/serving/prediction-log-signature.ts): the tail after the watermark is read once
  * more in JS and a row no held key vouches for is left out of every query (by id) and reported
- * (`unverifiedLog`). A fold stops before the first refused row of its range, so a refused row stays
- * in the tail, and reported, for as long as it is stored. logged_at is signed with the row: moving a
+ * (`unverifiedLog`). A fold checks its range and aggregates it in one read snapshot, so it adds
+ * exactly the rows it checked. A fold stops before the first refused row of its range, so a refused row stays
+ * in the tail, and reported, for as long as it is stored. A row whose logged_at was set to null
+ * (by hand: the column defaults to the clock) is in no range; every read checks such rows of its
+ * window too, and refuses them. logged_at is signed with the row: moving a
  * folded row's logged_at past the watermark (which counted it twice) makes it a refused row of the
  * tail, so it is counted once, in the totals folded before the edit, and named. The folded totals are signed per stream
  * (STREAM_SCHEME: the watermark, the folded count and every cell) by the fold that writes them, and
@@ -179,6 +182,28 @@ function logWindow(db: Db, driver: Database['driver'], model: string, since: str
   };
 }
 
+/** The window of one stream on a connection, with refused rows left out by id. */
+type WindowOn = (db: Db, excluded?: readonly string[]) => LogWindow;
+
+/**
+ * Runs `read` in one read snapshot on one connection, so every statement of it sees the same rows.
+ * SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile (the
+ * snapshot begins at the first read).
+ */
+async function inOneSnapshot<T>(store: Database, read: (db: Db) => Promise<T>): Promise<T> {
+  return store.db.connection().execute(async (db) => {
+    // MariaDB: a server set to READ COMMITTED would give each statement its own view; this transaction is REPEATABLE READ whatever the default.
+    if (store.driver === 'mysql') await sql.raw('set transaction isolation level repeatable read').execute(db);
+    await sql.raw(store.driver === 'mysql' ? 'start transaction with consistent snapshot' : 'begin').execute(db);
+    try {
+      return await read(db);
+    } finally {
+      // Nothing was written; ending the snapshot is all commit does here.
+      await sql.raw('commit').execute(db);
+    }
+  });
+}
+
 /**
  * The cells of a stream over the window of `query`: the stored running totals, first brought up to
  * (now − SETTLE_LAG), plus the rows logged since. See the header for why this equals an aggregation
@@ -198,42 +223,38 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
     .update(JSON.stringify({ model, since: since ?? null, until: until ?? null, ...spec.definition }))
     .digest('hex');
   const keys = verificationKeysOf(store.signing);
+  const windowOn: WindowOn = (db, excluded) => logWindow(db, store.driver, model, since, until, excluded);
   const read = async (): Promise<StreamTotals | undefined> => {
-    await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US, keys);
-    const mysql = store.driver === 'mysql';
-    return store.db.connection().execute(async (db) => {
-      // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
-      await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
-      try {
-        // Gone: another analysis found its cells wrong and is folding the window again.
-        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id', 'current_form_from']).where('id', '=', id).executeTakeFirst();
-        if (!stream) return undefined;
-        const cells = await storedCells(db, id);
-        let stored = 0;
-        for (const c of cells.values()) stored += c.n;
-        // Cells that no longer hold what the folds added (emptied, or counts edited): not evidence.
-        if (stream.folded_n !== null && stream.folded_n !== undefined && stored !== Number(stream.folded_n)) return undefined;
-        // With a key, totals its signature does not vouch for (edited, or folded without the key): not evidence either.
-        if (keys && !streamSignatureHolds(keys, id, stream, cells)) return undefined;
-        const from = Number(stream.folded_until);
-        const plain = logWindow(db, store.driver, model, since, until);
-        if (!keys) {
-          addCells(cells, await spec.aggregate(plain, { from }));
-          return { cells };
-        }
-        // Seeded with the stream's signed current_form_from: an earlier-form row anywhere in the tail after it was moved there.
-        const verifier = new LogRowVerifier(keys, numberOrUndefined(stream.current_form_from));
-        await checkRange(plain, verifier, { from });
-        const refused = verifier.refusedIds;
-        // Past MAX_EXCLUDED_ROWS, the rows after the watermark are not counted at all (the refusal says so).
-        if (refused.length <= MAX_EXCLUDED_ROWS) addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until, refused), { from }));
-        const unverifiedLog = await verifier.summary(db, model);
-        if (unverifiedLog && refused.length > MAX_EXCLUDED_ROWS) unverifiedLog.reason += ` More than ${MAX_EXCLUDED_ROWS} rows were refused, so no row logged after the last fold is counted.`;
-        return { cells, ...(unverifiedLog ? { unverifiedLog } : {}) };
-      } finally {
-        // Nothing was written; ending the snapshot is all commit does here.
-        await sql.raw('commit').execute(db);
+    await fold(store, id, model, windowOn, since, spec, options.settleLagUs ?? SETTLE_LAG_US, keys);
+    return inOneSnapshot(store, async (db) => {
+      // Gone: another analysis found its cells wrong and is folding the window again.
+      const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n', 'signature', 'signature_key_id', 'current_form_from']).where('id', '=', id).executeTakeFirst();
+      if (!stream) return undefined;
+      const cells = await storedCells(db, id);
+      let stored = 0;
+      for (const c of cells.values()) stored += c.n;
+      // Cells that no longer hold what the folds added (emptied, or counts edited): not evidence.
+      if (stream.folded_n !== null && stream.folded_n !== undefined && stored !== Number(stream.folded_n)) return undefined;
+      // With a key, totals its signature does not vouch for (edited, or folded without the key): not evidence either.
+      if (keys && !streamSignatureHolds(keys, id, stream, cells)) return undefined;
+      const from = Number(stream.folded_until);
+      const plain = windowOn(db);
+      if (!keys) {
+        addCells(cells, await spec.aggregate(plain, { from }));
+        return { cells };
       }
+      // Seeded with the stream's signed current_form_from: an earlier-form row anywhere in the tail after it was moved there.
+      const verifier = new LogRowVerifier(keys, numberOrUndefined(stream.current_form_from));
+      await checkRange(plain, verifier, { from });
+      // logged_at has no null but one set by hand, which took the row out of every range (of the
+      // fold's and of this tail): unreported, it was simply gone. Checked, it is refused (its MAC covers logged_at).
+      await checkUnlogged(plain, verifier);
+      const refused = verifier.refusedIds;
+      // Past MAX_EXCLUDED_ROWS, the rows after the watermark are not counted at all (the refusal says so).
+      if (refused.length <= MAX_EXCLUDED_ROWS) addCells(cells, await spec.aggregate(windowOn(db, refused), { from }));
+      const unverifiedLog = await verifier.summary(db, model);
+      if (unverifiedLog && refused.length > MAX_EXCLUDED_ROWS) unverifiedLog.reason += ` More than ${MAX_EXCLUDED_ROWS} rows were refused, so no row logged after the last fold is counted.`;
+      return { cells, ...(unverifiedLog ? { unverifiedLog } : {}) };
     });
   };
   const cells = await read();
@@ -250,7 +271,7 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
 }
 
 /** Adds the settled rows logged since the stream's watermark to its stored cells (no-op when another analysis just did). */
-async function fold(store: Database, id: string, w: LogWindow, since: string | undefined, spec: StreamSpec, settleLagUs: number, keys: VerificationKeys | undefined): Promise<void> {
+async function fold(store: Database, id: string, model: string, windowOn: WindowOn, since: string | undefined, spec: StreamSpec, settleLagUs: number, keys: VerificationKeys | undefined): Promise<void> {
   const now = await readDbClockMicros(store.db, store.driver);
   const nowText = new Date(now / 1000).toISOString();
   let stream = await store.db.selectFrom('analysis_streams').select(['folded_until', 'current_form_from']).where('id', '=', id).executeTakeFirst();
@@ -258,7 +279,7 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
     // A new stream starts before its window's first possible row.
     const start = since === undefined ? 0 : Math.max(0, Date.parse(since.length === 10 ? `${since}T00:00:00Z` : since) * 1000 - LOGGING_DELAY_BOUND_US);
     const signature = keys === undefined ? {} : streamSignatureColumns(keys, id, start, 0, null, new Map());
-    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText, ...signature });
+    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText, ...signature });
     if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('analysis_streams.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
     stream = await store.db.selectFrom('analysis_streams').select(['folded_until', 'current_form_from']).where('id', '=', id).executeTakeFirstOrThrow();
@@ -271,14 +292,21 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
     // which stays after the watermark (read, left out and reported by every analysis).
     // Seeded with the stream's current_form_from (checked with its totals by foldSigned before anything is written).
     const verifier = new LogRowVerifier(keys, numberOrUndefined(stream.current_form_from));
-    await checkRange(w, verifier, { from, to });
-    if (verifier.firstRefusedLoggedAt !== undefined) to = Math.min(to, verifier.firstRefusedLoggedAt);
-    if (to <= from) return;
+    // The check and the aggregate read one snapshot: as two statements, a row edited between them
+    // was added to the signed totals unchecked (flipping 126 canary rows then turned a hit rate of 1
+    // into 0 with nothing refused), and sat behind the watermark for good.
+    const checked = await inOneSnapshot(store, async (db) => {
+      const sw = windowOn(db);
+      await checkRange(sw, verifier, { from, to });
+      const end = verifier.firstRefusedLoggedAt !== undefined ? Math.min(to, verifier.firstRefusedLoggedAt) : to;
+      return end <= from ? undefined : { end, cells: await spec.aggregate(sw, { from, to: end }) };
+    });
+    if (!checked) return;
+    to = checked.end;
     const currentFormFrom = verifier.currentFormFrom !== undefined && verifier.currentFormFrom < to ? verifier.currentFormFrom : null;
-    const cells = await spec.aggregate(w, { from, to });
-    return foldSigned(store, id, keys, { from, to }, currentFormFrom, cells, nowText);
+    return foldSigned(store, id, keys, { from, to }, currentFormFrom, checked.cells, nowText);
   }
-  const cells = await spec.aggregate(w, { from, to });
+  const cells = await spec.aggregate(windowOn(store.db), { from, to });
   await store.db.transaction().execute(async (tx) => {
     // Only the analysis that moves the watermark adds its cells: a concurrent one folded the same rows.
     const added = cells.reduce((n, c) => n + c.n, 0);
@@ -403,6 +431,23 @@ async function checkRange(w: LogWindow, verifier: LogRowVerifier, range: LoggedR
     if (rows.length < CHECKED_ROWS_PER_READ) return;
     const last = rows[rows.length - 1];
     after = { at: Number(last.logged_at), id: last.id };
+  }
+}
+
+/**
+ * Checks the rows of the window whose logged_at is null (none but by hand: the column has the
+ * database's clock as its default, and the writer signs the value it sets), in pages by id. Every one
+ * is refused (checkInLoggedOrder: a current-form MAC covers logged_at, an earlier-form row has no place in logged_at order).
+ */
+async function checkUnlogged(w: LogWindow, verifier: LogRowVerifier): Promise<void> {
+  const columns = sql.join(CHECKED_LOG_COLUMNS.map((c) => sql.ref(`p.${c}`)));
+  let after: string | undefined;
+  for (;;) {
+    const page = after === undefined ? sql`1 = 1` : sql`p.id > ${after}`;
+    const rows = await w.rows(sql<StoredLogRow>`select ${columns} from ${w.from('p', 'logged')} where ${w.where('p')} and p.logged_at is null and ${page} order by p.id limit ${sql.lit(CHECKED_ROWS_PER_READ)}`);
+    for (const r of rows) verifier.checkInLoggedOrder(r);
+    if (rows.length < CHECKED_ROWS_PER_READ) return;
+    after = rows[rows.length - 1].id;
   }
 }
 

@@ -29,7 +29,9 @@
  * the stream's totals). No writer of the earlier release logs after one of this release has (every
  * API process is upgraded together, docs/serving-and-deployment.md).
  *
- * Not covered: a row deleted by hand (a deletion leaves nothing to check), and its like, a row whose
+ * A row whose logged_at is set to null is in no fold's range: the analyses read such rows of their
+ * window apart, and refuse them (the MAC covers logged_at; an earlier-form row has no place in
+ * logged_at order). Not covered: a row deleted by hand (a deletion leaves nothing to check), and its like, a row whose
  * logged_at is moved back behind a watermark before it was folded (it leaves the unfolded tail as a
  * deleted one would), or whose model, version or created_at is edited out of a read's window; and
  * an earlier-form row moved past the watermark of a stream that has folded no current-form row yet

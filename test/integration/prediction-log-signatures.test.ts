@@ -7,6 +7,8 @@
  * Without a key nothing changes. Both drivers.
  */
 import crypto from 'node:crypto';
+import { sql } from 'kysely';
+import * as aggregates from '../../lib/deployment/log-aggregates';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { abReportInStore } from '../../lib/deployment/ab-report';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
@@ -201,6 +203,69 @@ describe.each(DRIVERS)('signed prediction log (%s)', (_driver, create) => {
     expect(after.unverifiedLog?.problems).toEqual(['edited']);
     expect(after.unverifiedLog?.symbols).toEqual(['BBB']);
     expect(after.unverifiedLog?.rows).toBe(DATES.length - 1);
+    const r = await ab();
+    expect(r.unverifiedLog?.rows).toBe(DATES.length - 1);
+    expect(r.decision).toBe('continue');
+  });
+
+  it('rows edited between a fold\'s check and its aggregate are not folded as edited: the fold reads one snapshot', async () => {
+    await setUp();
+    const honest = await canary(signed, { settleLagUs: 0 });
+    expect(honest.verdict).toBe('pass');
+    expect(honest.paired.canaryHitRate).toBe(1);
+    // Fresh streams; the canary's classes are flipped by SQL right after the first fold has checked its rows.
+    await t.store.db.deleteFrom('analysis_cells').execute();
+    await t.store.db.deleteFrom('analysis_streams').execute();
+    const real = aggregates.streamCells;
+    let edited = false;
+    const spy = jest.spyOn(aggregates, 'streamCells').mockImplementation(async (store, query, spec, options) => {
+      const aggregate: aggregates.StreamSpec['aggregate'] = async (w, range) => {
+        if (range.to !== undefined && !edited) {
+          edited = true;
+          await flip((q) => q.where('variant', '=', 'canary'));
+        }
+        return spec.aggregate(w, range);
+      };
+      return real(store, query, { ...spec, aggregate }, options);
+    });
+    let raced: Awaited<ReturnType<typeof canary>>;
+    try {
+      raced = await canary(signed, { settleLagUs: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(edited).toBe(true);
+    const later = await canary(signed, { settleLagUs: 0 });
+    // The fold counted the rows as they were signed (its snapshot predates the edit), as a fold
+    // before the edit would have; before, the flipped classes were folded: hit rate 0, nothing refused.
+    for (const a of [raced, later]) {
+      expect(a.paired.canaryHitRate).toBe(1);
+      expect(a.unverifiedLog).toBeUndefined();
+      expect(a.verdict).toBe('pass');
+    }
+    // A stream that folds them now refuses every flipped row and names it.
+    const r = await ab();
+    expect(r.unverifiedLog?.rows).toBe(SYMBOLS.length * (DATES.length - 1));
+    expect(r.unverifiedLog?.problems).toEqual(['edited']);
+  });
+
+  it.each([
+    ['unfolded', undefined],
+    ['folded', 0],
+  ])('logged_at set to NULL on %s rows: refused and named, never silently gone', async (_state, settleLagUs) => {
+    await setUp();
+    const before = await canary(signed, settleLagUs === undefined ? {} : { settleLagUs });
+    expect(before.verdict).toBe('pass');
+    const cleared = await t.store.db.updateTable('prediction_log').set({ logged_at: sql<number>`null` }).where('symbol', '=', 'BBB').where('variant', '=', 'canary').executeTakeFirst();
+    expect(Number(cleared.numUpdatedRows)).toBe(DATES.length - 1);
+    const after = await canary(signed, settleLagUs === undefined ? {} : { settleLagUs });
+    expect(after.verdict).toBe('inconclusive');
+    expect(after.unverifiedLog?.problems).toEqual(['edited']);
+    expect(after.unverifiedLog?.symbols).toEqual(['BBB']);
+    expect(after.unverifiedLog?.rows).toBe(DATES.length - 1);
+    // Folded before the edit: counted once, as folded. Not folded: left out.
+    if (settleLagUs === 0) expect(after.variants).toEqual(before.variants);
+    else expect(after.variants.find((v) => v.variant === 'canary')?.predictions).toBe(SYMBOLS.length * (DATES.length - 1) - (DATES.length - 1));
     const r = await ab();
     expect(r.unverifiedLog?.rows).toBe(DATES.length - 1);
     expect(r.decision).toBe('continue');
