@@ -18,9 +18,11 @@
  * one HMAC is 5-16 µs a row, and a request logs a row per symbol and variant (1,500 for 500 symbols
  * and three variants). The SQLite thread signs its batches itself; the direct path signs in the flush.
  * Either reads the database's clock for the batch first and signs that logged_at with every row
- * (prediction-log-signature.ts: the analyses fold by it).
+ * (prediction-log-signature.ts: the analyses fold by it); the direct path reads it on the connection
+ * it then INSERTs on, taken before the read (see insert).
  */
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../store/database';
@@ -84,6 +86,13 @@ export const PREDICTION_LOG_LIMITS = { id: 80, requestId: 32, model: 64, variant
 /** Rows per INSERT: 17 parameters each, well under SQLite's and MySQL's placeholder limits. */
 const INSERT_CHUNK_ROWS = 500;
 const CLOSE_ATTEMPTS = 3;
+/**
+ * Longest a direct flush lets pass between its clock read and sending the INSERT (ms), and its tries
+ * before it fails (its rows stay queued): well inside the analyses' settle lag (two minutes,
+ * log-aggregates.ts), as the SQLite thread's lock wait (10 s) is.
+ */
+const MAX_CLOCK_TO_INSERT_MS = 5000;
+const CLOCK_ATTEMPTS = 3;
 const MAX_INT32 = 2147483647;
 
 /**
@@ -377,15 +386,30 @@ export class PredictionLogWriter {
   private async insert(queued: Array<LogRow | string>): Promise<void> {
     if (this.thread) return this.thread.insert(queued as string[]);
     const rows = queued as LogRow[];
+    const { driver, signing } = this.store;
     // logged_at by the database's clock, read for the batch and signed with each row: the deployment
-    // analyses fold rows by it (log-aggregates.ts). The batch commits a round trip (and a lock wait)
-    // after the read, as a row inserted with the clock in its INSERT did: inside the folds' settle lag.
-    const loggedAt = await readDbClockMicros(this.store.db, this.store.driver);
-    const signing = this.store.signing;
-    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt, ...logRowSignatureColumns(signing, { ...r, logged_at: loggedAt }) })));
-    // A retried batch may have committed the first time: its ids are already there, which is fine.
-    if (this.store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
-    else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
+    // analyses fold rows by it (log-aggregates.ts), so the batch must commit within their settle lag
+    // of the read. The connection is taken first, and the clock read and the INSERT go on it: a
+    // flush that read the clock and then waited for a pool connection (mysql2 waits without limit;
+    // the API's requests share the pool) committed behind a watermark an analysis had already
+    // passed, and its rows were never counted (84 rows at a 1 s settle lag).
+    await this.store.db.connection().execute(async (db) => {
+      for (let attempt = 1; ; attempt++) {
+        const readAt = performance.now();
+        const loggedAt = await readDbClockMicros(db, driver);
+        const values = rows.map((r) => ({ ...r, logged_at: loggedAt, ...logRowSignatureColumns(signing, { ...r, logged_at: loggedAt }) }));
+        // A stalled event loop between the read and the INSERT: read the clock again and sign again.
+        if (performance.now() - readAt > MAX_CLOCK_TO_INSERT_MS) {
+          if (attempt < CLOCK_ATTEMPTS) continue;
+          throw new Error(`the batch could not be sent within ${MAX_CLOCK_TO_INSERT_MS} ms of its clock read (${CLOCK_ATTEMPTS} tries): the process is stalled`);
+        }
+        const insert = db.insertInto('prediction_log').values(values);
+        // A retried batch may have committed the first time: its ids are already there, which is fine.
+        if (driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
+        else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
+        return;
+      }
+    });
   }
 
   private enforceBound(): void {

@@ -17,6 +17,7 @@ import { registerModel, signModelVersion } from '../../lib/registry/model-regist
 import { PredictionLogWriter, type PredictionLogEntry } from '../../lib/serving/prediction-log';
 import { CHECKED_LOG_COLUMNS, logRowSignatureState, logRowValuesText, type StoredLogRow } from '../../lib/serving/prediction-log-signature';
 import { upsertBars } from '../../lib/store/bars';
+import * as clock from '../../lib/store/db-clock';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
@@ -247,6 +248,46 @@ describe.each(DRIVERS)('signed prediction log (%s)', (_driver, create) => {
     const r = await ab();
     expect(r.unverifiedLog?.rows).toBe(SYMBOLS.length * (DATES.length - 1));
     expect(r.unverifiedLog?.problems).toEqual(['edited']);
+  });
+
+  it('a batch whose flush waits for a pool connection still commits ahead of the folds: its rows are counted', async () => {
+    await setUp();
+    const folded = await canary(signed, { settleLagUs: 0 });
+    expect(folded.variants.map((v) => v.predictions)).toEqual([SYMBOLS.length * (DATES.length - 1), SYMBOLS.length * (DATES.length - 1)]);
+    const analyst = await openDatabase(t.url, { signing }); // the worker's own handle
+    const read = clock.readDbClockMicros;
+    let armed = true;
+    const busy: Array<Promise<unknown>> = [];
+    // As the flush reads the clock, every connection of its pool (8 on MariaDB) is taken for 3 s by other work.
+    const spy = jest.spyOn(clock, 'readDbClockMicros').mockImplementation(async (db, driver) => {
+      const now = await read(db, driver);
+      if (armed) {
+        armed = false;
+        for (let i = 0; i < 8; i++) busy.push(sql`select ${sql.raw(driver === 'mysql' ? 'sleep(3)' : '1')}`.execute(signed.db));
+      }
+      return now;
+    });
+    const late = entries(versions)
+      .filter((e) => e.symbol === 'CCC')
+      .map((e) => ({ ...e, id: `late-${e.id}`, requestId: `late-${e.requestId}` }));
+    const writer = new PredictionLogWriter(signed, { flushMs: 10_000, batchRows: 100_000, thread: false });
+    try {
+      writer.append(late);
+      const flushing = writer.flush();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // An analysis folds everything logged over a second ago meanwhile.
+      await canary(analyst, { settleLagUs: 1_000_000 });
+      await flushing;
+      await Promise.all(busy);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(writer.stats()).toMatchObject({ written: late.length, dropped: 0 });
+    const after = await canary(analyst, { settleLagUs: 0 });
+    // Before: the batch committed with a logged_at behind that fold's watermark, and 84 rows were never counted.
+    expect(after.variants.map((v) => v.predictions)).toEqual([SYMBOLS.length * (DATES.length - 1) + late.length / 2, SYMBOLS.length * (DATES.length - 1) + late.length / 2]);
+    expect(after.unverifiedLog).toBeUndefined();
+    await analyst.close();
   });
 
   it.each([
