@@ -741,54 +741,33 @@ export async function judgeChallenge(
     const createdAt = own ? await retryCutoff(tx, identity, own.createdAt) : new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };
+    // What the row states of this challenge, written whole whether the row is new or a first attempt's.
+    const stated = {
+      champion_version: identity.championVersion,
+      challenger_version: identity.challengerVersion,
+      algorithm: identity.algorithm,
+      algorithms_tested: identity.algorithmsTested,
+      dataset_id: identity.datasetId,
+      period_from: identity.period?.from ?? null,
+      period_to: identity.period?.to ?? null,
+      metric: identity.metric,
+      p_value: finiteOrNull(identity.pValue),
+      champion_p_value: finiteOrNull(identity.championPValue),
+      created_at: createdAt,
+      challenge_number: number,
+      level,
+      promoted: decision.promote ? 1 : 0,
+      reason: decision.reason,
+    };
     if (own) {
       // The run's own identity is written again (a first attempt's row already states it): a row
       // written by hand under this key with another version, dataset or no period would otherwise
       // stand in the ledger for this challenge, out of the families of later challengers.
-      await tx
-        .updateTable('promotion_challenges')
-        .set({
-          champion_version: identity.championVersion,
-          challenger_version: identity.challengerVersion,
-          algorithm: identity.algorithm,
-          algorithms_tested: identity.algorithmsTested,
-          dataset_id: identity.datasetId,
-          period_from: identity.period?.from ?? null,
-          period_to: identity.period?.to ?? null,
-          metric: identity.metric,
-          p_value: finiteOrNull(identity.pValue),
-          champion_p_value: finiteOrNull(identity.championPValue),
-          created_at: createdAt,
-          challenge_number: number,
-          level,
-          promoted: decision.promote ? 1 : 0,
-          reason: decision.reason,
-        })
-        .where('challenge_key', '=', identity.key)
-        .execute();
+      await tx.updateTable('promotion_challenges').set(stated).where('challenge_key', '=', identity.key).execute();
     } else {
       await tx
         .insertInto('promotion_challenges')
-        .values({
-          model: identity.model,
-          seq,
-          challenge_key: identity.key,
-          champion_version: identity.championVersion,
-          challenger_version: identity.challengerVersion,
-          algorithm: identity.algorithm,
-          algorithms_tested: identity.algorithmsTested,
-          dataset_id: identity.datasetId,
-          period_from: identity.period?.from ?? null,
-          period_to: identity.period?.to ?? null,
-          metric: identity.metric,
-          challenge_number: number,
-          level,
-          p_value: finiteOrNull(identity.pValue),
-          champion_p_value: finiteOrNull(identity.championPValue),
-          promoted: decision.promote ? 1 : 0,
-          reason: decision.reason,
-          created_at: createdAt,
-        })
+        .values({ model: identity.model, seq, challenge_key: identity.key, ...stated })
         .execute();
     }
     return { record, decision, earlier };
