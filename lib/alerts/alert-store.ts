@@ -5,9 +5,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import { BadInputError } from '../errors';
-import { verificationKeysOf } from '../registry/row-signature';
+import { hmacSha256Hex, verificationKeysOf } from '../registry/row-signature';
 import type { Database } from '../store/database';
-import { alertRowVouched, alertSignatureColumns } from './alert-signature';
+import { alertRowVouched, alertSignatureColumns, type SignedAlertFields } from './alert-signature';
 import { alertFromRow, alertInputSchema, DEFAULT_COOLDOWN_SECONDS, serialiseEvidence, severityRank, type Alert, type AlertInput, type AlertStatus } from './alert';
 
 export interface RaiseAlertOptions {
@@ -18,6 +18,8 @@ export interface RaiseAlertOptions {
   id?: string;
   /** For an alert that tells events once (see AlertRetelling). */
   retell?: AlertRetelling;
+  /** Set for the alert_id_taken alert itself: a forged row at its id does not raise another. */
+  integrity?: false;
 }
 
 /**
@@ -61,11 +63,18 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
   // shrink in the transaction: the raiser's own id then makes its retry find what it stored.
   const idOf = (a: typeof asked) => (options.retell && options.id !== undefined ? options.id : a.key !== undefined ? keyedAlertId(a.rule, a.subject, a.key) : options.id);
   const stableId = idOf(asked);
-  const existingAlert = async (db: Pick<Database['db'], 'selectFrom'>) => (stableId === undefined ? undefined : await db.selectFrom('alerts').select('id').where('id', '=', stableId).executeTakeFirst());
+  // With a key, a row at the stable id is this alert's earlier raise only when a held key signed it
+  // as this alert (rule and subject): a deployment's activity ids are readable from the database, so
+  // a writer without the key could pre-insert rows there that swallowed its alerts, integrity ones
+  // included. The alert then goes under an id only a key holder can derive, the same on a retry.
+  const ownRaise = (row: AlertRowAtId) => keys === undefined || (alertRowVouched(keys, row) && row.rule === asked.rule && row.subject === asked.subject);
+  const placeOf = (db: Pick<Database['db'], 'selectFrom'>) => alertPlace(db, stableId, keys, ownRaise);
+  let taken: AlertRowAtId[] = [];
   const raiseOnce = (): Promise<RaiseAlertResult> =>
     store.db.transaction().execute(async (trx) => {
-      const existing = await existingAlert(trx);
-      if (existing) return { id: existing.id, suppressed: false };
+      const place = await placeOf(trx);
+      taken = place.taken;
+      if (place.raised !== undefined) return { id: place.raised, suppressed: false };
       let alert = asked;
       if (options.retell) {
         let told = trx.selectFrom('alerts').selectAll().where('rule', '=', alert.rule).where('subject', '=', alert.subject).where('created_at', '>', options.retell.since).where('created_at', '<=', latestCredible(now)).orderBy('created_at', 'desc');
@@ -95,7 +104,15 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity) && raisedByKeyHolder(r));
         if (earlier) return { id: earlier.id, suppressed: true };
       }
-      const id = idOf(alert) ?? randomUUID();
+      // A retold alert whose key shrank has another id: looked at as the asked one was.
+      let id = place.free;
+      if (idOf(alert) !== stableId) {
+        const revised = await alertPlace(trx, idOf(alert), keys, ownRaise);
+        taken = [...taken, ...revised.taken];
+        if (revised.raised !== undefined) return { id: revised.raised, suppressed: false };
+        id = revised.free;
+      }
+      id ??= randomUUID();
       const createdAt = now.toISOString();
       const raised = { id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), created_at: createdAt };
       await trx
@@ -108,18 +125,80 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         .execute();
       return { id, suppressed: false };
     });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await raiseOnce();
-    } catch (error) {
-      // Another raiser inserted the same keyed alert between this one's look and its insert.
-      const raced = await existingAlert(store.db).catch(() => undefined);
-      if (raced) return { id: raced.id, suppressed: false };
-      // MySQL chose this transaction as a deadlock victim: the other raiser committed, look again.
-      if (attempt < 5 && isDeadlock(error)) continue;
-      throw error;
+  const raised = await (async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await raiseOnce();
+      } catch (error) {
+        // Another raiser inserted the same keyed alert between this one's look and its insert.
+        const raced = await placeOf(store.db).catch(() => undefined);
+        if (raced?.raised !== undefined) return { id: raced.raised, suppressed: false };
+        // MySQL chose this transaction as a deadlock victim: the other raiser committed, look again.
+        if (attempt < 5 && isDeadlock(error)) continue;
+        throw error;
+      }
     }
+  })();
+  // Told once per forged row (keyed by its id), on the first raise and on any retry that finds it.
+  if (options.integrity !== false && taken.length > 0) await raiseAlert(store, alertIdTakenAlert(asked, taken, raised.id), { channels, now, integrity: false });
+  return raised;
+}
+
+/** The columns of a row found at an alert's id that tell whether it is that alert's earlier raise. */
+type AlertRowAtId = SignedAlertFields & { signature?: string | null; signature_key_id?: string | null; status: string };
+
+/** The most ids tried past a taken one; each further one needs a key holder's row edited since. */
+const MAX_DISPLACEMENTS = 4;
+
+/**
+ * Where an alert with a stable id stands: `raised` when its earlier raise is stored (a retry, or
+ * another raiser of the same keyed alert), else the `free` id to store it under; `taken`, the rows
+ * found at the ids it could not use (none without a key: every row there is its earlier raise).
+ */
+async function alertPlace(
+  db: Pick<Database['db'], 'selectFrom'>,
+  stableId: string | undefined,
+  keys: ReturnType<typeof verificationKeysOf>,
+  ownRaise: (row: AlertRowAtId) => boolean,
+): Promise<{ raised?: string; free?: string; taken: AlertRowAtId[] }> {
+  const taken: AlertRowAtId[] = [];
+  if (stableId === undefined) return { taken };
+  const rowAt = (id: string) => db.selectFrom('alerts').select(['id', 'rule', 'severity', 'subject', 'message', 'evidence', 'created_at', 'signature', 'signature_key_id', 'status']).where('id', '=', id).executeTakeFirst();
+  let candidate = stableId;
+  for (let n = 0; n <= MAX_DISPLACEMENTS; n++) {
+    const row = await rowAt(candidate);
+    if (!row) return { free: candidate, taken };
+    if (ownRaise(row)) return { raised: candidate, taken };
+    taken.push(row);
+    if (keys === undefined) return { raised: candidate, taken: [] }; // ownRaise takes any row then
+    // Another key of a rotation may have placed it on an earlier attempt.
+    for (const previous of keys.previousKeys) {
+      const moved = await rowAt(displacedAlertId(previous, candidate));
+      if (moved && ownRaise(moved)) return { raised: moved.id, taken };
+    }
+    candidate = displacedAlertId(keys.signingKey, candidate);
   }
+  throw new Error(`cannot store the alert: the ids ${taken.map((r) => r.id).join(', ')} hold rows that are not it (written without the key, or edited since)`);
+}
+
+/** The id an alert takes when a row that is not it holds `id`: a database writer without the key cannot know it beforehand. */
+export function displacedAlertId(signingKey: string, id: string): string {
+  return `alert-moved-${hmacSha256Hex(signingKey, `mlp-alert-displaced\u0000${id}`).slice(0, 32)}`;
+}
+
+/** The integrity alert for rows found at an alert's id that are not it (alert_id_taken), one per row. */
+function alertIdTakenAlert(alert: { rule: string; subject: string }, taken: readonly AlertRowAtId[], raisedId: string): AlertInput {
+  const rows = taken.map((r) => ({ id: r.id, rule: r.rule, subject: r.subject, status: r.status, createdAt: r.created_at, signed: typeof r.signature === 'string' }));
+  const first = rows[0];
+  return {
+    rule: 'alert_id_taken',
+    severity: 'critical',
+    subject: 'alerts table',
+    message: `a ${alert.rule} alert (${alert.subject}) found its id held by a row that is not it, written without the key or edited since: ${rows.map((r) => `${r.id} (rule ${r.rule}, subject ${r.subject}, ${r.status}, created ${r.createdAt}${r.signed ? ', signature not matching' : ', unsigned'})`).join('; ')}; it was raised as ${raisedId}`.slice(0, 4000),
+    evidence: { alert: { rule: alert.rule, subject: alert.subject, id: raisedId }, rows },
+    key: first.id,
+    cooldownSeconds: 0,
+  };
 }
 
 /**
