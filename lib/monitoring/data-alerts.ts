@@ -9,9 +9,13 @@
  *
  * With MODEL_SIGNING_KEY, monitoring_reports rows are not signed: a report written by SQL saying
  * "fresh" released the hold while the feed stayed stopped. The hold then also needs evidence a
- * database writer cannot make: the alert row signed as raised (its evidence names the stale symbols
- * and the session they missed), and every one of those symbols' newest verified bar reaching that
- * session (unsigned or edited bars are not counted, as for freshness itself).
+ * database writer cannot make: the alert row signed as raised (its evidence names the session it
+ * found missing), and the bars of every version the model serves (its signed serving routes) found
+ * fresh for that session from their verified bars, over each version's universe as monitoring judges
+ * it (judgedNewestBars), the symbols the alert names included. The symbols one alert names are not
+ * enough: monitoring raises data_stale per served version under one subject per model, so with
+ * champion and challenger both stale the second version's alert is suppressed by the first, and the
+ * open alert names only the first version's symbols.
  */
 import { openAlerts } from '../alerts/alert-store';
 import type { Alert } from '../alerts/alert';
@@ -20,7 +24,10 @@ import { verificationKeysOf, type RowSigning, type VerificationKeys } from '../r
 import { barChecking } from '../store/bar-signature';
 import { newestVerifiedBarDates } from '../store/bars';
 import type { Database } from '../store/database';
-import type { FreshnessReport } from './freshness';
+import { BadInputError } from '../errors';
+import { readServingRoutes, ServingRoutesError, servingRoutesSignatureProblem, type ServingRoutes } from '../serving/serving-routes';
+import { tradingDaysBehind, type FreshnessReport } from './freshness';
+import { judgedNewestBars, profileForReport, universeOfVersion, verifiedVersionForReport } from './model-report';
 import { dataSubject } from './monitoring-rules';
 
 /** The rules whose open alerts on a model's data hold its deployments. */
@@ -58,25 +65,66 @@ async function latestRun(store: Database, model: string, after: string): Promise
 
 const raisedByMonitoring = (alert: Alert) => typeof alert.evidence === 'object' && alert.evidence !== null && typeof (alert.evidence as { reportId?: unknown }).reportId === 'string';
 
+/** How far back a symbol the model was asked about counts as live, though its bars ended before training did (the performance lookback's default). */
+const ASKED_LOOKBACK_MS = 60 * 86_400_000;
+
 /**
- * With a key: why the bars a signed stale-bars alert found missing have not all arrived, verified, or
- * undefined when they have. The alert's evidence is the freshness report it was raised from.
+ * With a key: why the bars a signed stale-bars alert found missing are not all there, verified, for
+ * every version the model serves; undefined when they are. The alert's evidence is the freshness
+ * report it was raised from: the session it found missing, the symbols behind it, and (since
+ * 2026-12) the trading days a symbol may trail it (data_stale.maxLagDays; 0 for an older alert).
  */
-async function missingVerifiedBars(store: Database, alert: Alert, keys: VerificationKeys, signing: RowSigning): Promise<string | undefined> {
+async function missingVerifiedBars(store: Database, model: string, alert: Alert, keys: VerificationKeys, signing: RowSigning, now: Date): Promise<string | undefined> {
   const row = await store.db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst();
   if (!row || !alertRowVouched(keys, row)) return 'the alert row is not as a key holder raised it, so the bars it names cannot be trusted';
-  const evidence = alert.evidence as Partial<FreshnessReport>;
-  const named = Array.isArray(evidence.stalest) ? evidence.stalest.map((s) => s.symbol) : [];
+  const evidence = alert.evidence as Partial<FreshnessReport> & { allowedLagDays?: unknown };
   const session = evidence.expectedSession;
-  // The evidence names at most 20 symbols: with more behind, the others cannot be checked.
-  if (typeof session !== 'string' || named.length === 0 || named.length < (evidence.staleSymbols ?? Infinity)) return 'its evidence does not name every stale symbol';
-  const { newest } = await newestVerifiedBarDates(store, named, signing);
-  const behind = named.filter((symbol) => (newest.get(symbol) ?? '') < session);
-  return behind.length === 0 ? undefined : `no verified bar for ${session} yet: ${behind.join(', ')}`;
+  if (typeof session !== 'string') return 'its evidence names no session';
+  const allowed = typeof evidence.allowedLagDays === 'number' && Number.isInteger(evidence.allowedLagDays) && evidence.allowedLagDays >= 0 ? evidence.allowedLagDays : 0;
+  const named = Array.isArray(evidence.stalest) ? evidence.stalest.map((s) => s.symbol) : [];
+  // Every served version's judged symbols, and the alert's own (they need not be served any more to have been missing).
+  const judged = new Map<string, { last: string | undefined; versions: string[] }>();
+  const judge = (symbol: string, last: string | undefined, version: string) => judged.set(symbol, { last, versions: [...(judged.get(symbol)?.versions ?? []), version] });
+  const served = await servedVersions(store, model, signing);
+  if (typeof served === 'string') return served;
+  for (const v of served) {
+    const version = await verifiedVersionForReport(store, model, v, { signing }).catch((error: unknown) => {
+      if (error instanceof BadInputError) return error.message;
+      throw error;
+    });
+    if (typeof version === 'string') return `the universe of served v${v} cannot be read: ${version}`;
+    const { profile } = await profileForReport(store, version.version, keys);
+    const { symbols } = universeOfVersion(profile, version.version);
+    const { lastBars } = await judgedNewestBars(store, version.version, profile, symbols, { since: new Date(Date.parse(alert.createdAt) - ASKED_LOOKBACK_MS).toISOString(), until: now.toISOString() }, signing);
+    for (const [symbol, last] of lastBars) judge(symbol, last, `v${v}`);
+  }
+  const namedNewest = (await newestVerifiedBarDates(store, named, signing)).newest;
+  for (const symbol of named) if (!judged.has(symbol)) judge(symbol, namedNewest.get(symbol), 'the alert');
+  if (judged.size === 0) return 'no served version and no named symbol to check the bars of';
+  const behind = [...judged].filter(([, j]) => j.last === undefined || tradingDaysBehind(j.last, session) > allowed);
+  if (behind.length === 0) return undefined;
+  const shown = behind.slice(0, 10).map(([symbol, j]) => `${symbol} (${j.versions.join(', ')}; newest verified ${j.last ?? 'none'})`);
+  return `no verified bar for ${session}${allowed > 0 ? ` or the ${allowed} trading day(s) before` : ''} yet: ${shown.join(', ')}${behind.length > shown.length ? ` and ${behind.length - shown.length} more` : ''}`;
+}
+
+/** The versions the model's signed serving routes give traffic to, or why they cannot be told. */
+async function servedVersions(store: Database, model: string, signing: RowSigning): Promise<number[] | string> {
+  let routes: ServingRoutes | undefined;
+  try {
+    routes = await readServingRoutes(store, model);
+  } catch (error) {
+    if (error instanceof ServingRoutesError) return `the serving routes of ${model} cannot be read: ${error.message}`;
+    throw error;
+  }
+  // Deleted routes do not make the versions an API process still serves any fresher.
+  if (!routes) return `${model} has no serving routes, so which versions serve cannot be told`;
+  const problem = servingRoutesSignatureProblem(signing, routes);
+  if (problem !== undefined) return `the serving routes of ${model} are not as a key holder wrote them (${problem}), so which versions serve cannot be told`;
+  return [...new Set(routes.routes.filter((r) => r.weight > 0).map((r) => r.version))].sort((a, b) => a - b);
 }
 
 /** Open data alerts of the model that hold its deployments, each with why it still does; and those a later monitoring run found over. `signing`: the key bars and alert rows are checked with (default the store's). */
-export async function dataAlertsHolding(store: Database, model: string, signing?: RowSigning): Promise<{ holding: Alert[]; over: Array<{ alert: Alert; reason: string }> }> {
+export async function dataAlertsHolding(store: Database, model: string, signing?: RowSigning, now: Date = new Date()): Promise<{ holding: Alert[]; over: Array<{ alert: Alert; reason: string }> }> {
   const checking = barChecking(store, signing);
   const keys = verificationKeysOf(checking);
   const open = await openAlerts(store, { rules: DATA_BLOCKING_RULES, subjectPrefix: dataSubject(model) });
@@ -90,7 +138,7 @@ export async function dataAlertsHolding(store: Database, model: string, signing?
     const run = await latestRun(store, model, alert.createdAt);
     const reportedFresh = run !== undefined && run.length > 0 && run.every((r) => r.freshness?.status === 'fresh');
     // The reports are unsigned: with a key the bars themselves must say so too.
-    if (reportedFresh && (!checking || !keys || (await missingVerifiedBars(store, alert, keys, checking)) === undefined)) over.push({ alert, reason: `monitoring found the bars fresh again at ${run[0].createdAt} (report ${run[0].id})${keys ? ', and the bars the alert named are there, signed' : ''}` });
+    if (reportedFresh && (!checking || !keys || (await missingVerifiedBars(store, model, alert, keys, checking, now)) === undefined)) over.push({ alert, reason: `monitoring found the bars fresh again at ${run[0].createdAt} (report ${run[0].id})${keys ? ', and every served version has verified bars for the session the alert found missing' : ''}` });
     else holding.push(alert);
   }
   return { holding, over };

@@ -159,6 +159,36 @@ export function universeOfVersion(profile: ReferenceProfile | undefined, version
   return { symbols: undefined, universe: { source: 'store', symbols: null, reason: `every symbol in the store, not the model's universe: ${why} and the registry lineage records no universe` } };
 }
 
+/**
+ * The newest bar of each symbol freshness judges for a version: `symbols` (its universe, undefined
+ * for the whole store), less those whose bars ended before its training period did (delisted then).
+ * With a key, a symbol's newest bar is its newest verified one: a forged bar dated today would
+ * silence data_stale. Also what ends a stale-bars hold (lib/monitoring/data-alerts.ts).
+ */
+export async function judgedNewestBars(
+  store: Database,
+  version: ModelVersion,
+  profile: ReferenceProfile | undefined,
+  symbols: readonly string[] | undefined,
+  asked: { since: string; until: string },
+  signing: RowSigning | undefined,
+): Promise<{ lastBars: Map<string, string | undefined>; refusal?: Awaited<ReturnType<typeof newestVerifiedBarDates>>['refusal'] }> {
+  const { newest, refusal } = await newestVerifiedBarDates(store, symbols, signing);
+  const trainedTo = profile?.period.to ?? trainedThroughOf(version);
+  const lastBars = new Map<string, string | undefined>();
+  const endedEarlier = new Map<string, string>();
+  for (const symbol of symbols ?? newest.keys()) {
+    const last = newest.get(symbol);
+    if (trainedTo !== undefined && last !== undefined && last < trainedTo) endedEarlier.set(symbol, last);
+    else lastBars.set(symbol, last);
+  }
+  // Bars that ended before the training period did are a delisting, or a feed that died just
+  // before a retrain's cut-off: the bars cannot tell. A symbol the model was still asked about in
+  // the lookback is live for whoever asks, so it is judged (served stale, it raised nothing before).
+  for (const symbol of await symbolsAskedAbout(store, version.name, [...endedEarlier.keys()], asked.since, asked.until)) lastBars.set(symbol, endedEarlier.get(symbol));
+  return { lastBars, ...(refusal ? { refusal } : {}) };
+}
+
 /** Which of `symbols` the model's prediction log holds a request for between `since` and `until` (any version, served or not). */
 async function symbolsAskedAbout(store: Database, model: string, symbols: readonly string[], since: string, until: string): Promise<string[]> {
   if (symbols.length === 0) return [];
@@ -281,21 +311,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   const refusedLog = predictions.unverifiedLog;
   const performance: LivePerformance = refusedLog ? { ...barsChecked, status: 'unavailable', severity: null, reasons: [`not judged: the window holds prediction log rows MODEL_SIGNING_KEY does not vouch for, left out: ${refusedLog.reason}`, ...(refusedBars ? barsChecked.reasons : [])], unverifiedLog: refusedLog } : barsChecked;
 
-  // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
-  // With a key, a symbol's newest bar is its newest verified one: a forged bar dated today would silence data_stale.
-  const { newest, refusal: newestRefused } = await newestVerifiedBarDates(store, symbols, barChecking(store, verify.signing));
-  const trainedTo = profile?.period.to ?? trainedThroughOf(version);
-  const lastBars = new Map<string, string | undefined>();
-  const endedEarlier = new Map<string, string>();
-  for (const symbol of symbols ?? newest.keys()) {
-    const last = newest.get(symbol);
-    if (trainedTo !== undefined && last !== undefined && last < trainedTo) endedEarlier.set(symbol, last);
-    else lastBars.set(symbol, last);
-  }
-  // Bars that ended before the training period did are a delisting, or a feed that died just
-  // before a retrain's cut-off: the bars cannot tell. A symbol the model was still asked about in
-  // the lookback is live for whoever asks, so it is judged (served stale, it raised nothing before).
-  for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since, now.toISOString())) lastBars.set(symbol, endedEarlier.get(symbol));
+  const { lastBars, refusal: newestRefused } = await judgedNewestBars(store, version, profile, symbols, { since, until: now.toISOString() }, barChecking(store, verify.signing));
   const fresh = freshnessOf(lastBars, now, rules.data_stale);
   const refusedNewest = newestRefused ? refusedBarsSummary(newestRefused) : undefined;
   const freshness: FreshnessReport = { ...fresh, reason: fresh.reason + wholeStore + (refusedNewest ? `; newer bars MODEL_SIGNING_KEY does not vouch for are not counted: ${refusedNewest.reason}` : ''), ...(refusedNewest ? { unverifiedBars: refusedNewest } : {}) };
