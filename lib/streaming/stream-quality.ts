@@ -315,6 +315,8 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     if (found) places.push(index);
   }
   places.sort(ascending);
+  // Runs of volume 0 already flagged: several bars of one run in a batch make one finding, as a file's rows do.
+  const zeroRuns = new Set<string>();
   for (const i of places) {
     const at = changed.get(series[i].date) as { source: string; raw: string };
     // The pair rules can only fire on a move beyond the limit or a trading day between the two bars.
@@ -344,7 +346,10 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
     if (series[i].volume === 0) {
       const zero = zeroVolumeRun(series, i);
-      if (zero !== undefined) flags.push(issue('zero_volume', { symbol: series[i].symbol, date: zero.from, source: at.source, line: null, raw: at.raw, message: zero.message }));
+      if (zero !== undefined && !zeroRuns.has(zero.from)) {
+        zeroRuns.add(zero.from);
+        flags.push(issue('zero_volume', { symbol: series[i].symbol, date: zero.from, source: at.source, line: null, raw: at.raw, message: zero.message }));
+      }
     }
     let start = i;
     while (start > 0 && series[start - 1].close === series[i].close) start--;
