@@ -469,7 +469,10 @@ export const VOLUME_STEP_DOWN = 30;
 /** ÷ for an update of one or two rows: below lots of 100 read as shares (÷100 exactly, give or take the day). */
 export const VOLUME_STEP_DOWN_SHORT = 50;
 
-export function volumeUnitStep(symbol: string, staged: readonly Bar[], context: readonly Bar[], source: string): QualityIssue | undefined {
+/** A move of the volume from one session to the next below which no step in units is looked for (a step by a unit moves it by about its factor). */
+export const VOLUME_STEP_JUMP = 5;
+
+export function volumeUnitStep(symbol: string, staged: readonly Bar[], context: readonly Bar[], source: string, origin: 'file' | 'stream' = 'file'): QualityIssue | undefined {
   if (staged.length === 0) return undefined;
   const merged = new Map<string, { bar: Bar; staged: boolean }>();
   for (const b of context) merged.set(b.date, { bar: b, staged: false });
@@ -480,7 +483,7 @@ export function volumeUnitStep(symbol: string, staged: readonly Bar[], context: 
     if (!series[i].staged && !series[i - 1].staged) continue;
     // A step in units moves the volume from one session to the next by about its factor: only there is a level read.
     const [a, b] = [volumes[i - 1], volumes[i]];
-    if (!(a > 0 && b > 0) || Math.max(a / b, b / a) < 5) continue;
+    if (!(a > 0 && b > 0) || Math.max(a / b, b / a) < VOLUME_STEP_JUMP) continue;
     const before = sideLevel(volumes.slice(Math.max(0, i - VOLUME_STEP_SESSIONS), i), VOLUME_STEP_SESSIONS / 2);
     const fromIt = volumes.slice(i, i + VOLUME_STEP_SESSIONS).filter((v) => v > 0);
     if (before === undefined || fromIt.length === 0) continue;
@@ -490,21 +493,24 @@ export function volumeUnitStep(symbol: string, staged: readonly Bar[], context: 
     if (ratio < up && ratio > 1 / down) continue;
     // Up only after 40 sessions: a young series' first regular-way days stand ×40 over its when-issued ones.
     if (ratio >= up && i < 2 * VOLUME_STEP_SESSIONS) continue;
-    const where = series[i].staged ? (series[i - 1].staged ? 'in the file' : 'where the file continues the stored bars') : 'where the stored bars continue the file';
+    const side = origin === 'file' ? 'the file' : 'the stream';
+    const where = series[i].staged ? (series[i - 1].staged ? `in ${side}` : `where ${side} continues the stored bars`) : `where the stored bars continue ${side}`;
+    const outcome = origin === 'file' ? 'the series is rejected whole and nothing of it is published. Import volumes in one unit (the stored bars\' shares)' : 'the live bars from the step on are rejected and the stored bars kept. Send volumes in one unit (the stored bars\' shares)';
     return issue('volume_basis_splice', {
       symbol,
       date: series[i].bar.date,
       source,
       line: null,
       raw: null,
-      message: `the volumes of ${symbol} step ${where} at ${series[i].bar.date}: the median of the ${fromIt.length} session${fromIt.length === 1 ? '' : 's'} from it is ${after}, ${ratio >= 1 ? `${Math.round(ratio)} times` : `1/${Math.round(1 / ratio)} of`} the median of the sessions before it (${before}), beyond ${ratio >= 1 ? `×${up}` : `÷${down}`} (the real S&P 500 files step at most ×13.8 and ÷6.6, one session ×61 and ÷14): volumes in other units (thousands, lots of 100) from there on, and every volume feature would read the step as trading; the series is rejected whole and nothing of it is published. Import volumes in one unit (the stored bars' shares)`,
+      message: `the volumes of ${symbol} step ${where} at ${series[i].bar.date}: the median of the ${fromIt.length} session${fromIt.length === 1 ? '' : 's'} from it is ${after}, ${ratio >= 1 ? `${Math.round(ratio)} times` : `1/${Math.round(1 / ratio)} of`} the median of the sessions before it (${before}), beyond ${ratio >= 1 ? `×${up}` : `÷${down}`} (the real S&P 500 files step at most ×13.8 and ÷6.6, one session ×61 and ÷14): volumes in other units (thousands, lots of 100) from there on, and every volume feature would read the step as trading; ${outcome}`,
     });
   }
   return undefined;
 }
 
-export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>; storedRange: { from: string; to: string }; source: string }): QualityIssue | undefined {
+export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>; storedRange: { from: string; to: string }; source: string; origin?: 'file' | 'stream' }): QualityIssue | undefined {
   const { symbol, staged, stored, storedRange, source } = input;
+  const live = input.origin === 'stream';
   const found = volumeBasisFactor(staged, stored);
   if (found === undefined) return undefined;
   const { factor, sessions, agree, within } = found;
@@ -521,7 +527,7 @@ export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]
     source,
     line: null,
     raw: null,
-    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${within} of it): the file's volumes are in other units (thousands, lots of 100) or of another definition than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
+    message: `the ${live ? 'live bars' : 'rows'} of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${within} of it): ${live ? 'their' : "the file's"} volumes are in other units (thousands, lots of 100) or of another definition than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; ${live ? `the live bars up to ${last} are rejected and the stored bars kept. Send volumes in the stored units (shares), or import` : 'the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or'} the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
   });
 }
 
@@ -701,9 +707,10 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
   const { symbol, staged, stored, source } = input;
   const live = input.origin === 'stream';
   const shared = sharedSessions(staged, stored);
-  // Live bars revise one or two stored bars as a matter of course (a correction, a replayed segment
-  // whose staleness the consumer decides): they are judged on BASIS_MIN_SHARED shared sessions as before.
-  if (shared.length === 0 || (live && shared.length < BASIS_MIN_SHARED)) return undefined;
+  // Live bars are judged as a file's rows are, on any overlap: a live correction of the newest stored
+  // bar moving it whole by ×1.4 (volume as stored) was stored, where the same row in a file is refused.
+  // A correction of a price or two moves no bar whole, so gives no factor on fewer than BASIS_MIN_SHARED.
+  if (shared.length === 0) return undefined;
   const low = edgeBasisFactor(shared, 'first');
   const high = edgeBasisFactor(shared, 'last');
   if (!low && !high) return undefined;

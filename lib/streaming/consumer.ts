@@ -34,7 +34,7 @@ import { BarRevisions } from './bar-revisions';
 import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
-import { entryKey, writeLiveBatch, type LiveBarWrite } from './live-bar-store';
+import { entryKey, olderThanStoredVersions, writeLiveBatch, type LiveBarWrite } from './live-bar-store';
 import { groupLostAlert, groupLostMessage, lostEntriesAlert, lostEntriesMessage, STREAM_ENTRIES_LOST_RULE, STREAM_GROUP_LOST_RULE, type LostEntries, type LostGroup } from './lost-entries';
 import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
@@ -719,8 +719,13 @@ export class BarStreamConsumer {
     // Corrections and late bars judged against the stored bars around them, as an import's rows
     // are: the bars these rules reject are neither written nor recorded as the entry holding the bar.
     const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range), held: (symbol, sessions) => this.windows.bars(symbol).slice(-sessions), around: (symbol, first, last) => storedBarsAround(this.deps.store, symbol, first, last, STRAY_NEWEST_BARS) }, policy, this.windows);
+    // A rejected correction produced before the stored version (an old segment replayed) is stale, as
+    // the write would find it: counted so, and no finding. The rules judge it on the store as it is now,
+    // which a later version may have moved to another basis (every replayed bar a "splice").
+    const revisedRejected = [...judged.rejected.keys()].filter((i) => classified[i].change === 'revised' && checked.accepted[i].eventTime !== undefined);
+    const staleRejected = revisedRejected.length === 0 ? new Set<number>() : new Set([...(await olderThanStoredVersions(this.deps.store, revisedRejected.map((i) => ({ symbol: classified[i].bar.symbol, date: classified[i].bar.date, eventTime: checked.accepted[i].eventTime }))))].map((k) => revisedRejected[k]));
     const judgedIssues: QualityIssue[] = [];
-    for (const [i, q] of judged.rejected) judgedIssues.push({ ...q, source: checked.accepted[i].source, raw: checked.accepted[i].raw });
+    for (const [i, q] of judged.rejected) if (!staleRejected.has(i)) judgedIssues.push({ ...q, source: checked.accepted[i].source, raw: checked.accepted[i].raw });
     for (const q of judged.flags) {
       const at = checked.accepted.find((a) => a.bar.symbol === q.symbol && a.bar.date === q.date);
       judgedIssues.push(at ? { ...q, source: at.source, raw: at.raw } : { ...q, source: key });
@@ -782,10 +787,10 @@ export class BarStreamConsumer {
     const madeRetractions = new Set(retracted.map((r) => `${r.bar.symbol}\u0000${r.bar.date}`));
     const unmade = [...retractionIssues].filter(([k]) => !madeRetractions.has(k)).map(([, q]) => q);
     if (unmade.length > 0) await discardQuarantine(this.deps.store, this.snapshotId, unmade);
-    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0, stale: checked.staleInBatch };
+    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0, stale: checked.staleInBatch + staleRejected.size };
     /** Bars a newer entry of the stream had written, or older by event_time than the stored version: neither stored nor in the windows. */
     const superseded = new Set<Bar>();
-    const stale: string[] = [];
+    const stale: string[] = [...staleRejected].map((i) => `${classified[i].bar.symbol} ${classified[i].bar.date} (entry ${checked.accepted[i].entryId}, produced ${checked.accepted[i].eventTime ?? '?'})`);
     outcomes.forEach((outcome, k) => {
       if (outcome === 'superseded') {
         counts.superseded++;

@@ -144,6 +144,22 @@ function olderThanStored(eventTime: string | undefined, stored: string | null): 
 }
 
 /**
+ * Indexes into `bars` of those produced before the stored version of their bar, which the write would
+ * find `stale` (olderThanStored). Read outside the write, for the few corrections the consumer's
+ * judging rejects: an old segment replayed over a store since moved to another basis is stale, as it
+ * was before the judging read one- and two-bar overlaps; nothing is written either way.
+ */
+export async function olderThanStoredVersions(store: Database, bars: ReadonlyArray<{ symbol: string; date: string; eventTime: string | undefined }>): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const [k, b] of bars.entries()) {
+    if (b.eventTime === undefined) continue;
+    const row = await store.db.selectFrom('bars').select('event_time').where('symbol', '=', b.symbol).where('date', '=', b.date).executeTakeFirst();
+    if (row !== undefined && olderThanStored(b.eventTime, row.event_time)) out.add(k);
+  }
+  return out;
+}
+
+/**
  * A live bar produced after the stored version of its bar (both with an event_time): it revises it
  * even when a newer stream entry wrote that version (an older entry whose write failed and that
  * comes back after a replayed, older message was stored). Without either time, stream order decides.

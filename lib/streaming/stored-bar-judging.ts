@@ -19,6 +19,15 @@
  * - `price_unit_change` (reject): every price of a changed bar a power of ten from the stored closes
  *   with the volume not moving by the inverse (a feed switching to cents), as for a file's rows
  *   (stored-rules.ts unitChangeIssue); the symbol's other changed bars of the batch go with it.
+ * - `volume_basis_splice` (reject): the batch's bars revise the stored volumes they share by a common
+ *   factor of ×10 or more (thousands, lots of 100: stored-rules.ts volumeBasisIssue), every bar of the
+ *   symbol dated up to the last shared session rejected; or, with no shared session to read it from,
+ *   the volumes step into other units where the bars meet the stored ones (volumeUnitStep): the bars
+ *   from the step on. The same rule functions as an import's judging (lib/ingest/judge.ts).
+ *
+ * The price basis is judged on any overlap, as for a file: one or two bars moved whole by one factor
+ * (the newest stored bar ×1.4, its volume as stored) are a basis, where a correction moves a price or
+ * two. Before, the live path asked for 5 shared sessions and such a correction was stored.
  *
  * Without them a correction ×10 of a stored bar, a correction without its volume, and a provider's
  * split-adjusted re-send of its last sessions replaced the stored bars, logged as revisions, marked
@@ -34,7 +43,7 @@ import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { glitchLimit, UNIT_CHANGE_BEFORE_BARS } from '../quality/rules';
 import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
 import { MOVE_SCALE_FLOOR } from '../quality/move-scale';
-import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
+import { basisAtEdges, priceBasisIssue, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, VOLUME_STEP_JUMP, volumeBasisFactor, volumeBasisIssue, volumeGlitches, volumeUnitStep, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -93,8 +102,8 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     const changes = indices.filter((i) => bars[i].change !== 'duplicate' && !rejected.has(i));
     if (changes.length === 0) continue;
     // The steady case, one new bar after the newest stored one: no stored bar on its date, no bar
-    // after it, too few shared sessions for a price basis. Only volume_glitch could reject it, from
-    // the stored sessions before it: judged on those the consumer holds in memory (no read per bar).
+    // after it, no shared session for a price or volume basis. volume_glitch and a step in volume
+    // units judge it from the stored sessions before it: those the consumer holds in memory (no read per bar).
     if (indices.length === 1 && bars[indices[0]].change === 'new' && !bars[indices[0]].late) {
       const bar = bars[indices[0]].bar;
       const before = stored.held?.(symbol, VOLUME_ONE_SIDED_SESSIONS);
@@ -103,14 +112,20 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       for (const b of before ?? []) if (b.volume > 0 && b.volume < lowest) lowest = b.volume;
       const [glitch] = before && bar.volume >= VOLUME_GLITCH_FACTOR * lowest ? volumeGlitches(symbol, [bar], before, '') : [];
       if (glitch) rejected.set(indices[0], glitch);
+      // Volumes in other units from this bar on (lots of 100, thousands), the prices as usual: judged
+      // as an import judges its next row (volumeUnitStep), only when the volume moves VOLUME_STEP_JUMP
+      // times or more from the newest held bar's (the rule looks for nothing less). Before, a new bar
+      // with its volume ÷100 was stored where the same row in a file is refused.
+      const newest = before?.at(-1);
+      const step = !glitch && before && newest && bar.volume > 0 && newest.volume > 0 && Math.max(bar.volume / newest.volume, newest.volume / bar.volume) >= VOLUME_STEP_JUMP ? volumeUnitStep(symbol, [bar], before, '', 'stream') : undefined;
+      if (step) rejected.set(indices[0], step);
       // A move beyond the scaled rule's floor from the newest stored bar (rare): is that bar a glitch
       // this one undoes? Judged as an import judges its next row, with the stored bars of the
       // STORED_CONTEXT_DAYS before it (the symbol's σ: a stored newest bar +15% on a symbol moving 1%
       // a day is a glitch by its scale). Before, only a move beyond the fixed glitch limit (25-35%)
       // was judged, on the 60 bars held, so such a bar stayed stored.
-      const newest = before?.at(-1);
       const move = newest ? Math.abs(Math.log(bar.close / newest.close)) : 0;
-      if (!glitch && before && newest && move > scaleFloor) {
+      if (!rejected.has(indices[0]) && before && newest && move > scaleFloor) {
         const context = await stored.read(symbol, { from: addDays(bar.date, -STORED_CONTEXT_DAYS), to: bar.date });
         const undone = [...storedBarIssues({ symbol, staged: [bar], stored: near(context, [bar]), kind: 'equity', source: '', context }, policy).retracted.values()];
         retracted.push(...undone);
@@ -164,8 +179,10 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     // are) against the stored bars of the same sessions.
     const kept = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
     const shared = sharedSessions(kept, around);
-    // Live bars are judged on BASIS_MIN_SHARED shared sessions or more (priceBasisIssue): no read of the stored series for fewer.
-    const basis = shared.length < BASIS_MIN_SHARED || !basisAtEdges(shared) ? undefined : priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
+    // On any overlap, as for a file's rows: fewer than BASIS_MIN_SHARED shared sessions carry a factor
+    // only when every bar moved whole (the newest stored bar corrected ×1.4 with its volume as
+    // stored). The stored series is read only when an edge shows a factor.
+    const basis = !basisAtEdges(shared) ? undefined : priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
     if (basis && basis.rule !== 'price_basis_splice') flags.push(basis);
     else if (basis) {
       const lastShared = shared[shared.length - 1].date;
@@ -182,26 +199,68 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     // online vectors. A stream has no file to refuse whole: the bars from the step on are rejected and
     // those before it kept, so what is stored does not depend on where batches happen to be cut.
     const open = changes.filter((i) => !rejected.has(i));
+    const gone = new Set(revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))).map((r) => r.bar.date));
+    let unitFound = false;
     if (open.length > 0) {
-      const gone = new Set(revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))).map((r) => r.bar.date));
       const context = gone.size === 0 ? around : around.filter((b) => !gone.has(b.date));
       const unit = unitChangeIssue({ symbol, staged: open.map((i) => bars[i].bar), context, source: '', origin: 'stream' });
       // As in the steady case: not while the symbol's stored history before the step is a few bars.
       const judged = unit !== undefined && (await stored.read(symbol, { from: EARLIEST_BAR_DATE, to: addDays(unit.date as string, -1) })).filter((b) => !gone.has(b.date)).length > UNIT_CHANGE_BEFORE_BARS;
       if (unit && judged) {
-        // A step into a stored bar (the batch's bars before it are the ones off): every open bar before it.
-        const stepInBatch = open.some((i) => bars[i].bar.date === unit.date);
-        for (const i of open) {
+        unitFound = true;
+        rejectFromStep(symbol, unit, open, bars, rejected, 'a change of price unit');
+      }
+    }
+    // Volumes in other units (thousands, lots of 100) with the prices as stored, which no price rule
+    // sees: judged as an import's rows are (judge.ts), when no price rule found the batch on another
+    // basis. A common factor over the stored volumes the bars share (volume_basis_splice): the bars up
+    // to the last shared session are rejected, as for the price basis; without one, a step in units
+    // where the bars meet the stored ones: the bars from the step on. Before, a correction ×100 of a
+    // stored volume was stored with its revision logged where the same row in a file is refused.
+    const volumeOpen = changes.filter((i) => !rejected.has(i));
+    if (!basis && !unitFound && volumeOpen.length > 0) {
+      const staged = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
+      const span = context.filter((b) => b.date >= first && b.date <= last);
+      const factor = volumeBasisFactor(staged, span);
+      const volume = factor === undefined ? undefined : volumeBasisIssue({ symbol, staged, stored: span, storedRange: rangeOf(await stored.read(symbol)), source: '', origin: 'stream' });
+      if (volume) {
+        const spanOn = new Map(span.map((b) => [b.date, b.volume]));
+        const lastShared = staged.filter((b) => (spanOn.get(b.date) ?? 0) > 0 && b.volume > 0).at(-1)?.date as string;
+        for (const i of volumeOpen) {
           const b = bars[i].bar;
-          if (stepInBatch ? b.date < (unit.date as string) : b.date >= (unit.date as string)) continue;
-          rejected.set(i, b.date === unit.date ? unit : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but it is ${stepInBatch ? 'after' : 'before'} a change of price unit of ${symbol} (price_unit_change): ${unit.message}` }));
+          if (b.date <= lastShared) rejected.set(i, issue('volume_basis_splice', { symbol, date: b.date, source: '', line: null, raw: null, message: volume.message }));
         }
+      } else {
+        const withoutGone = gone.size === 0 ? context : context.filter((b) => !gone.has(b.date));
+        const step = volumeUnitStep(symbol, volumeOpen.map((i) => bars[i].bar), withoutGone, '', 'stream');
+        if (step) rejectFromStep(symbol, step, volumeOpen, bars, rejected, 'a change of volume unit');
       }
     }
     // A retraction stands with a revealing bar that is still accepted.
     retracted.push(...revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))));
   }
   return { rejected, flags, retracted };
+}
+
+/**
+ * A step into other units found at `found.date` (price_unit_change, volume_basis_splice): a stream has
+ * no file to refuse whole, so the open bars from the step on are rejected and those before it kept,
+ * and what is stored does not depend on where batches are cut. A step into a stored bar (the batch's
+ * bars before it are the ones off): every open bar before it.
+ */
+function rejectFromStep(symbol: string, found: QualityIssue, open: readonly number[], bars: readonly JudgedLiveBar[], rejected: Map<number, QualityIssue>, what: string): void {
+  const at = found.date as string;
+  const stepInBatch = open.some((i) => bars[i].bar.date === at);
+  for (const i of open) {
+    const b = bars[i].bar;
+    if (stepInBatch ? b.date < at : b.date >= at) continue;
+    rejected.set(i, b.date === at ? found : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but it is ${stepInBatch ? 'after' : 'before'} ${what} of ${symbol} (${found.rule}): ${found.message}` }));
+  }
+}
+
+/** The first and last date of a symbol's stored bars (ascending). */
+function rangeOf(stored: readonly Bar[]): { from: string; to: string } {
+  return { from: stored[0].date, to: stored[stored.length - 1].date };
 }
 
 /**
