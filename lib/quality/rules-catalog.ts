@@ -58,7 +58,7 @@ export const QUALITY_RULES = {
   volume_basis_splice: {
     severity: 'reject',
     meaning:
-      "a symbol's rows revise the stored volumes they share by a common factor of 10 or more (volumes in thousands or lots where the stored ones are in shares, or the other way round; on 1-4 shared sessions, every one of them), or of 1.5 or more on which 80% of 5 or more shared sessions agree within 3% (another volume definition), and stored bars the file does not revise would keep the old units; or, with no shared session to read a factor from, volumes stepping by ×60 or more (after 40 sessions) or ÷30 or less in their 20-session medians where the file's rows meet the stored bars or within the file (÷50 for an update of one or two rows) (judged when the snapshot is judged); the series is rejected whole and the import fails",
+      "a symbol's rows revise the stored volumes they share by a common factor of 10 or more (volumes in thousands or lots where the stored ones are in shares, or the other way round; on 1-4 shared sessions, every one of them), or of 1.5 or more on which 80% of 5 or more shared sessions agree within 3% (another volume definition), and stored bars the file does not revise would keep the old units; or, with no shared session to read a factor from, volumes stepping by ×60 or more (after 40 sessions) or ÷30 or less in their 20-session medians where the file's rows meet the stored bars or within the file (÷50 for an update of one or two rows) (judged when the snapshot is judged); the series is rejected whole and the import fails; live bars are judged by the same rule, the bars up to the last shared session (or from the step on) rejected and the stored bars kept",
   },
   bar_interval: {
     severity: 'reject',
@@ -90,7 +90,7 @@ export const QUALITY_RULES = {
   price_basis_splice: {
     severity: 'reject',
     meaning:
-      "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails",
+      "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails; live bars are judged by the same rule on any overlap, the bars up to the last shared session rejected and the stored bars kept",
   },
   series_mismatch: {
     severity: 'reject',
