@@ -21,6 +21,8 @@ export const VOLATILITY_RECENT_RETURNS = 10;
 export const VOLATILITY_RECENT_FACTOR = 2;
 /** The level's move over the recent sessions, in deviations of a daily volatility spread over them, that raises σ (moveScaleVolatility). */
 export const LEVEL_SHIFT_SIGMAS = 3;
+/** The closes the level before is the median of (9, 10 and 11 sessions back): one glitched close is no level. */
+export const LEVEL_SHIFT_ENDS = 3;
 export const MOVE_SCALE_SIGMAS = 8;
 /** No move under 10% is judged by the scale, however quiet the symbol. */
 export const MOVE_SCALE_FLOOR = 0.1;
@@ -38,13 +40,8 @@ const medianOfSorted = (v: Float64Array): number => {
   return n % 2 === 1 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
 };
 
-/** 1.4826 × the median absolute deviation of the finite log returns into closes[from..end - 1]; NaN with fewer than `min`. */
-function madVolatility(closes: ArrayLike<number>, from: number, end: number, min: number): number {
-  const returns: number[] = [];
-  for (let j = Math.max(1, from); j < end && j < closes.length; j++) {
-    const r = Math.log(closes[j] / closes[j - 1]);
-    if (Number.isFinite(r)) returns.push(r);
-  }
+/** 1.4826 × the median absolute deviation of `returns`; NaN with fewer than `min` of them. */
+function madVolatility(returns: readonly number[], min: number): number {
   if (returns.length < min) return Number.NaN;
   const sorted = Float64Array.from(returns).sort();
   const centre = medianOfSorted(sorted);
@@ -53,38 +50,90 @@ function madVolatility(closes: ArrayLike<number>, from: number, end: number, min
 }
 
 /**
+ * What the symbol's scale is measured on besides its closes (moveScaleVolatility): `glitched`, the
+ * indices of closes already judged glitches (left out, with the two returns touching each: the
+ * return across them stands for them), and `splits`, the price multiplier (new / old) of each
+ * unadjusted split by the index of its bar (the return into it measured split-adjusted: a split is
+ * no move of the symbol's).
+ */
+export interface ScaleBasis {
+  glitched?: ReadonlySet<number>;
+  splits?: ReadonlyMap<number, number>;
+}
+
+/**
+ * The finite log returns into closes before index `end`, newest first, at most `count`: between the
+ * closes not in `basis.glitched`, split-adjusted by `basis.splits`. Without a basis, the returns into
+ * closes[end - 1], closes[end - 2], … as they are.
+ */
+function returnsBefore(closes: ArrayLike<number>, end: number, count: number, basis?: ScaleBasis): number[] {
+  const returns: number[] = [];
+  const skip = basis?.glitched;
+  const splits = basis?.splits;
+  let to = Math.min(end, closes.length) - 1;
+  while (to > 0 && skip?.has(to)) to--;
+  while (to > 0 && returns.length < count) {
+    let from = to - 1;
+    while (from > 0 && skip?.has(from)) from--;
+    if (skip?.has(from)) break;
+    let r = Math.log(closes[to] / closes[from]);
+    if (splits) for (let k = from + 1; k <= to; k++) r -= Math.log(splits.get(k) ?? 1);
+    if (Number.isFinite(r)) returns.push(r);
+    to = from;
+  }
+  return returns;
+}
+
+/**
  * The robust daily volatility (log scale) of the moves between `closes` before index `end`: of the
  * up to VOLATILITY_RETURNS log returns into closes[end - VOLATILITY_RETURNS .. end - 1]. NaN with
  * fewer than VOLATILITY_MIN_RETURNS (a young series, a short file: the fixed limit alone judges).
  */
 export function robustVolatility(closes: ArrayLike<number>, end: number): number {
-  return madVolatility(closes, end - VOLATILITY_RETURNS, end, VOLATILITY_MIN_RETURNS);
+  return madVolatility(returnsBefore(closes, end, VOLATILITY_RETURNS), VOLATILITY_MIN_RETURNS);
 }
 
 /**
- * The volatility a move into closes[end] is judged on: robustVolatility (60 returns), unless the
- * symbol moved far more of late. The 60 returns lag a change of regime: a stock halved on news and
- * then moving 5% a day kept a σ of about 1.2% for 20 to 40 sessions, its limit fell to the 10% floor,
- * and real days of its new regime were rejected as glitches (in 200 simulated paths, 6 lost a real
- * bar). So σ is at least
+ * The volatility a move into closes[end] is judged on: the robust volatility of the
+ * VOLATILITY_RETURNS returns before it, unless the symbol moved far more of late. The 60 returns lag
+ * a change of regime: a stock halved on news and then moving 5% a day kept a σ of about 1.2% for 20
+ * to 40 sessions, its limit fell to the 10% floor, and real days of its new regime were rejected as
+ * glitches (in 200 simulated paths, 6 lost a real bar). So σ is at least
  * - the same robust measure of the last VOLATILITY_RECENT_RETURNS returns, where it is more than
  *   VOLATILITY_RECENT_FACTOR times the 60-return one (its median ignores a glitch or the news day
  *   among them; the factor keeps a 10-return estimate's noise from loosening calm symbols' limits);
  * - the level's move over those sessions as a daily volatility at LEVEL_SHIFT_SIGMAS deviations,
- *   |log(closes[end-1] / closes[end-1-10])| / (3 √10): right after a jump that held (the news day)
- *   the recent returns are still mostly the old regime's. A calm symbol's level moves so far in 10
- *   sessions about 0.3% of the time.
- * Measured in docs/ingestion-and-quality.md (glitches on the symbol's own scale). NaN without the
- * 60-return history.
+ *   |log(closes[end-1] / level 10 sessions before)| / (3 √10): right after a jump that held (the news
+ *   day) the recent returns are still mostly the old regime's. A calm symbol's level moves so far in
+ *   10 sessions about 0.3% of the time. The level before is the median of the closes 9, 10 and 11
+ *   sessions back (LEVEL_SHIFT_ENDS): one close there is no level, and a glitch in it (rejected or
+ *   not, still among the file's closes) raised σ by |log glitch| / 9.5 and switched the rule off for a
+ *   typo 11 sessions later. Centred on the close 10 back, it reads a jump over the same sessions.
+ * All of it is measured on `basis` (ScaleBasis): without the closes judged glitches and across
+ * splits, split-adjusted. Else a glitch's two returns spread the 10 recent returns, and a 2:1 split
+ * read as a level move of log 2 (σ 7.3%, a limit of 58%) switched the rule off for the 10 sessions
+ * after it. Measured in docs/ingestion-and-quality.md (glitches on the symbol's own scale). NaN
+ * without the 60-return history.
  */
-export function moveScaleVolatility(closes: ArrayLike<number>, end: number): number {
-  const sigma = robustVolatility(closes, end);
+export function moveScaleVolatility(closes: ArrayLike<number>, end: number, basis?: ScaleBasis): number {
+  const returns = returnsBefore(closes, end, VOLATILITY_RETURNS, basis);
+  const sigma = madVolatility(returns, VOLATILITY_MIN_RETURNS);
   if (!Number.isFinite(sigma)) return sigma;
   let judged = sigma;
-  const recent = madVolatility(closes, end - VOLATILITY_RECENT_RETURNS, end, VOLATILITY_RECENT_RETURNS);
+  const recent = madVolatility(returns.slice(0, VOLATILITY_RECENT_RETURNS), VOLATILITY_RECENT_RETURNS);
   if (recent > VOLATILITY_RECENT_FACTOR * sigma) judged = recent;
-  const from = end - 1 - VOLATILITY_RECENT_RETURNS;
-  const shift = from >= 0 ? Math.abs(Math.log(closes[end - 1] / closes[from])) / (LEVEL_SHIFT_SIGMAS * Math.sqrt(VOLATILITY_RECENT_RETURNS)) : Number.NaN;
+  // The level k sessions back, relative to closes[end - 1] (log): minus the sum of the k newest returns.
+  // The closes around the one 10 back (9, 10 and 11): a jump is read over the same sessions as by that one close.
+  const half = (LEVEL_SHIFT_ENDS - 1) >> 1;
+  const levels: number[] = [];
+  let level = 0;
+  for (let k = 0; k < VOLATILITY_RECENT_RETURNS + half && k < returns.length; k++) {
+    level -= returns[k];
+    if (k + 1 >= VOLATILITY_RECENT_RETURNS - half) levels.push(level);
+  }
+  if (levels.length === 0) return judged;
+  levels.sort((a, b) => a - b);
+  const shift = Math.abs(levels[(levels.length - 1) >> 1]) / (LEVEL_SHIFT_SIGMAS * Math.sqrt(VOLATILITY_RECENT_RETURNS));
   return shift > judged ? shift : judged;
 }
 

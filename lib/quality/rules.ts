@@ -6,7 +6,7 @@ import { binomialUpperTail } from '../stats/distributions';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
 import { issue, type QualityIssue, type QualityRuleId } from './rules-catalog';
 import { memoize } from '../memo';
-import { ALL_SPLITS, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
+import { ALL_SPLITS, closeSplits, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
 import { plural } from '../plural';
 import { MOVE_SCALE_FLOOR, MOVE_SCALE_SIGMAS, moveScaleVolatility, scaledMoveLimit, scaledReturnTolerance, describeScale, type MoveScale } from './move-scale';
 
@@ -714,10 +714,17 @@ export function glitchRuns(closes: readonly number[], limit: number, volumes?: r
   }
   // The scaled test: only where a bar lies beyond the floor from the bar before it (rare), so σ is read there only.
   const floorMove = Math.log(1 + floor);
-  const sigmaAt = new Map<number, number>();
+  // σ on the series as the rule reads it (ScaleBasis): without the bars found glitched so far (a glitch
+  // 11 sessions before a typo switched the scaled test off for it) and across unadjusted splits (read
+  // from closes and volumes, closeSplits: a 2:1 split is no move of the symbol's).
+  const sigmaAt = new Map<number, { s: number; glitched: number }>();
+  let splits: Map<number, number> | undefined;
   const sigmaBefore = (first: number): number => {
-    let s = sigmaAt.get(first);
-    if (s === undefined) sigmaAt.set(first, (s = moveScaleVolatility(closes, first)));
+    const known = sigmaAt.get(first);
+    if (known !== undefined && known.glitched === taken.size) return known.s;
+    splits ??= volumes ? closeSplits(closes, volumes) : new Map<number, number>();
+    const s = moveScaleVolatility(closes, first, { glitched: taken, splits });
+    sigmaAt.set(first, { s, glitched: taken.size });
     return s;
   };
   for (let length = 1; length <= ONE_BAR_GLITCH_MAX_BLOCK_ROWS; length++) {
@@ -1151,7 +1158,9 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
   // The symbol's volatility before bar i, read only for moves beyond the scaled rule's floor.
   const closes = series.map((b) => b.close);
   const floor = Math.log(1 + MOVE_SCALE_FLOOR);
-  const sigmaBefore = (i: number): number => (Math.abs(Math.log(closes[i] / closes[i - 1])) > floor ? moveScaleVolatility(closes, i) : Number.NaN);
+  // Measured across unadjusted splits, as glitchRuns measures it (the glitched rows are not in the series).
+  let splits: Map<number, number> | undefined;
+  const sigmaBefore = (i: number): number => (Math.abs(Math.log(closes[i] / closes[i - 1])) > floor ? moveScaleVolatility(closes, i, { splits: (splits ??= closeSplits(closes, series.map((b) => b.volume))) }) : Number.NaN);
   let runStart = 0;
   for (let i = 1; i <= series.length; i++) {
     const prev = series[i - 1];

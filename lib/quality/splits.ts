@@ -172,6 +172,46 @@ export function splitMovesAsOfTheirDay(series: Pick<BarSeries, 'open' | 'high' |
   return found;
 }
 
+/**
+ * The volume's and the neighbours' evidence that the move into bar i (of `length` bars, read through
+ * `close` and `volume`) is a split of price multiplier `ratio`: the day's volume and the volume level
+ * from it moved by about the inverse ratio, the next bar does not undo the move and the move does not
+ * undo the previous bar's. Undefined without it.
+ */
+function splitEvidence(close: (k: number) => number, volume: (k: number) => number, length: number, i: number, ratio: number): { before: number[]; volumeBefore: number; volumeAfter: number } | undefined {
+  const before: number[] = [];
+  for (let k = Math.max(0, i - SPLIT_VOLUME_BARS); k < i; k++) if (volume(k) > 0) before.push(volume(k));
+  if (before.length < SPLIT_MIN_VOLUME_BARS) return undefined;
+  const volumeBefore = positiveMedian(before);
+  const after: number[] = [];
+  for (let k = i; k < Math.min(length, i + SPLIT_VOLUME_BARS); k++) after.push(volume(k));
+  const volumeAfter = positiveMedian(after);
+  const expected = volumeBefore / ratio;
+  if (!within(volume(i), expected, SPLIT_DAY_VOLUME_FACTOR) || !within(volumeAfter, expected, SPLIT_LEVEL_VOLUME_FACTOR)) return undefined;
+  if (i + 1 < length && !movedBy(close(i + 1) / close(i - 1), ratio)) return undefined;
+  if (i >= 2 && movedBy(close(i - 1) / close(i - 2), 1 / ratio)) return undefined;
+  return { before, volumeBefore, volumeAfter };
+}
+
+/**
+ * The unadjusted splits of a series known by its closes and volumes alone (no opens): a close within
+ * SPLIT_CLOSE_TOLERANCE of a split ratio times the prior close, with splitEvidence. What the symbol's
+ * scale of daily moves measures across (lib/quality/move-scale.ts: a split is no move of the
+ * symbol's). Splits of ratios an ordinary day moves by (isSmallSplit) are not among them. Each by its
+ * index, as its price multiplier (new / old).
+ */
+export function closeSplits(closes: readonly number[], volumes: readonly number[]): Map<number, number> {
+  const found = new Map<number, number>();
+  for (let i = 1; i < closes.length; i++) {
+    const byClose = closes[i] / closes[i - 1];
+    if (!mayBeSplit(byClose)) continue;
+    const split = nearestSplit(byClose, SPLIT_CLOSE_TOLERANCE, ALL_SPLITS);
+    if (split === undefined || isSmallSplit(split.ratio)) continue;
+    if (splitEvidence((k) => closes[k], (k) => volumes[k], closes.length, i, split.ratio) !== undefined) found.set(i, split.ratio);
+  }
+  return found;
+}
+
 function splitAt(series: readonly Bar[], i: number): { ratio: number; label: string; message: string } | undefined {
   const prev = series[i - 1];
   const bar = series[i];
@@ -180,16 +220,9 @@ function splitAt(series: readonly Bar[], i: number): { ratio: number; label: str
   const byClose = bar.close / prev.close;
   const split = nearestSplit(byOpen, SPLIT_OPEN_TOLERANCE, ALL_SPLITS);
   if (split === undefined || Math.abs(byClose / split.ratio - 1) >= SPLIT_CLOSE_TOLERANCE) return undefined;
-  const before = series.slice(Math.max(0, i - SPLIT_VOLUME_BARS), i).filter((b) => b.volume > 0);
-  if (before.length < SPLIT_MIN_VOLUME_BARS) return undefined;
-  const volumeBefore = positiveMedian(before.map((b) => b.volume));
-  const volumeAfter = positiveMedian(series.slice(i, i + SPLIT_VOLUME_BARS).map((b) => b.volume));
-  const expected = volumeBefore / split.ratio;
-  if (!within(bar.volume, expected, SPLIT_DAY_VOLUME_FACTOR) || !within(volumeAfter, expected, SPLIT_LEVEL_VOLUME_FACTOR)) return undefined;
-  const next = series[i + 1];
-  if (next !== undefined && !movedBy(next.close / prev.close, split.ratio)) return undefined;
-  const beforePrev = series[i - 2];
-  if (beforePrev !== undefined && movedBy(prev.close / beforePrev.close, 1 / split.ratio)) return undefined;
+  const evidence = splitEvidence((k) => series[k].close, (k) => series[k].volume, series.length, i, split.ratio);
+  if (evidence === undefined) return undefined;
+  const { before, volumeBefore, volumeAfter } = evidence;
   const shown = (x: number) => `×${x.toFixed(3)}`;
   const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)${isSmallSplit(split.ratio) ? `; a ${split.label} split's price move (${shown(split.ratio)}) and volume rise (${shown(1 / split.ratio)}) are also an ordinary gap's, so this is a flag only: nothing downstream adjusts for it (the training dataset keeps its rows, the market columns, online vectors and outcomes take the prices as stored)` : ''}`;
   return { ratio: split.ratio, label: split.label, message };

@@ -164,6 +164,31 @@ describe('one_bar_glitch', () => {
       expect(glitches(closeOnly)).toEqual([closeOnly[AT].date]);
     });
 
+    // The level 10 sessions back was one close: a typo there (rejected, yet among the file's closes)
+    // read as a level move of log 1.3 (σ 2.8%, a limit of 22%), and a second typo 11 sessions later
+    // was published (MSFT 2015-06-29 ×1.3, 2015-07-15 ×1.2: only the first rejected).
+    it.each([
+      ['x1.3', 'x1.2', 1.3, 1.2],
+      ['x10', 'x1.3', 10, 1.3],
+    ])('rejects a row %s and a row %s 11 sessions later: a glitch is no move of the level', (_a, _b, first, second) => {
+      const s = long((b, i) => (i === AT ? scaled(b, first) : i === AT + 11 ? scaled(b, second) : b));
+      expect(glitches(s)).toEqual([s[AT].date, s[AT + 11].date]);
+    });
+
+    // A 2:1 split (prices halved, volume doubled, as unadjusted_split reads one) read as a level move
+    // of log 2: σ 7.3%, a limit of 58%, and a typo ×1.2 in the 10 sessions after it was published.
+    it.each([1, 3, 6, 10])('rejects a row x1.2 %i sessions after an unadjusted 2:1 split, and not the split', (k) => {
+      const split = (b: CandidateBar, i: number): CandidateBar => (i >= AT ? { ...scaled(b, 0.5), volume: b.volume * 2 } : b);
+      const s = long((b, i) => (i === AT + k ? scaled(split(b, i), 1.2) : split(b, i)));
+      expect(glitches(s)).toEqual([s[AT + k].date]);
+      expect(glitches(long(split))).toEqual([]);
+    });
+
+    it('keeps a row x1.2 after a halving on news (10 times the volume, on no split volume): the jump that held raises σ', () => {
+      const news = (b: CandidateBar, i: number): CandidateBar => (i === AT ? { ...scaled(b, 0.5), volume: b.volume * 10 } : i > AT ? { ...scaled(b, 0.5), volume: b.volume * 3 } : b);
+      expect(glitches(long((b, i) => (i === AT + 3 ? scaled(news(b, i), 1.2) : news(b, i))))).toEqual([]);
+    });
+
     it('keeps a spike on its own heavy volume (3 times the 20 sessions before), a move that holds, a volatile symbol, and a row with too little history', () => {
       expect(glitches(long((b, i) => (i === AT ? { ...scaled(b, 1.3), volume: b.volume * 3 } : b)))).toEqual([]);
       expect(glitches(long((b, i) => (i >= AT ? scaled(b, 1.3) : b)))).toEqual([]);
