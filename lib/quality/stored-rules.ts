@@ -6,7 +6,7 @@ import type { QualityPolicy } from './policy';
 import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRunLimit, glitchRuns, ONE_BAR_GLITCH_RETURN_TOLERANCE, spliceFinding, SPLICE_BEFORE_BARS, unitChangeFinding } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
-import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
+import { ALL_SPLITS, closeSplits, nearestSplit, splitsIn } from './splits';
 import { plural } from '../plural';
 import { describeScale, moveScaleVolatility, type MoveScale } from './move-scale';
 
@@ -174,10 +174,13 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   const published = full.filter((s) => (s.staged ? !rejected.has(s.bar.date) : !retracted.has(s.bar.date)));
   const publishedCloses = published.map((s) => s.bar.close);
   const indexOf = new Map(published.map((s, k) => [s.bar.date, k]));
+  // Measured across splits, as the file's own rows are (glitchRuns): a split is no move of the symbol's.
+  let publishedSplits: Map<number, number> | undefined;
+  const basis = () => ({ splits: (publishedSplits ??= closeSplits(publishedCloses, published.map((s) => s.bar.volume))) });
   for (let i = 1; i < seams.length; i++) {
     const [prev, cur] = [seams[i - 1], seams[i]];
     if (prev.staged === cur.staged || rejected.has(prev.bar.date) || rejected.has(cur.bar.date)) continue;
-    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit, moveScaleVolatility(publishedCloses, indexOf.get(cur.bar.date) ?? 0));
+    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit, moveScaleVolatility(publishedCloses, indexOf.get(cur.bar.date) ?? 0, basis()));
     if (extreme === undefined || issues.some((f) => f.rule === 'one_bar_glitch' && (f.date === prev.bar.date || f.date === cur.bar.date))) continue;
     const seam = `${prev.staged ? 'the file' : 'as stored'} ${prev.bar.date} -> ${cur.staged ? 'the file' : 'as stored'} ${cur.bar.date}`;
     issues.push(issue('extreme_move', { ...at((cur.staged ? cur : prev).bar.date), message: `${extreme}, where the file meets the stored bars (${seam}): check the file is on the stored series' price basis` }));

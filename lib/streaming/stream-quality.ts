@@ -29,7 +29,7 @@ import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { extremeMoveMessage, newYorkDate, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
 import { MOVE_SCALE_FLOOR, moveScaleVolatility, VOLATILITY_RETURNS } from '../quality/move-scale';
-import { splitFinding } from '../quality/splits';
+import { closeSplits, splitFinding } from '../quality/splits';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
 import { knownInstrumentKind, undeclaredSuffixMessage } from '../market-data/instruments';
@@ -371,8 +371,11 @@ const SCALE_FLOOR = Math.log(1 + MOVE_SCALE_FLOOR);
 function scaledExtremeMove(series: readonly Bar[], i: number, policy: QualityPolicy, at: { source: string; raw: string }): QualityIssue | undefined {
   const [prev, cur] = [series[i - 1], series[i]];
   if (!(Math.abs(Math.log(cur.close / prev.close)) > SCALE_FLOOR) || Math.abs(cur.close / prev.close - 1) > policy.extremeMoveLimit) return undefined;
-  const closes = series.slice(Math.max(0, i - VOLATILITY_RETURNS - 1), i).map((b) => b.close);
-  const message = extremeMoveMessage(prev.close, cur.close, policy.extremeMoveLimit, moveScaleVolatility(closes, closes.length));
+  const before = series.slice(Math.max(0, i - VOLATILITY_RETURNS - 1), i);
+  const closes = before.map((b) => b.close);
+  // Across splits, as an import measures it (a split is no move of the symbol's).
+  const splits = closeSplits(closes, before.map((b) => b.volume));
+  const message = extremeMoveMessage(prev.close, cur.close, policy.extremeMoveLimit, moveScaleVolatility(closes, closes.length, { splits }));
   return message === undefined ? undefined : issue('extreme_move', { symbol: cur.symbol, date: cur.date, source: at.source, line: null, raw: at.raw, message });
 }
 

@@ -218,6 +218,18 @@ describe('series flags against the stored bars', () => {
     expect(seriesFlags(quiet.map((b, k) => (k === 79 ? { ...b, close: 103 } : b)), at(days[79]), POLICY)).toEqual([]);
   });
 
+  // A 2:1 split inside the window read as a level move of log 2 (σ 7.3%, a limit of 58%) and hid
+  // every move after it; the live scale is measured across splits as an import's is.
+  it("measures the symbol's scale across a split in the window before the move", () => {
+    const days = nyseTradingDaysBetween('2024-01-02', '2024-12-31').slice(0, 80);
+    const split = days.map((d, k) => {
+      const b = bar(d, 100 + 0.5 * Math.sin(k * 1.7));
+      return k >= 72 ? { ...b, open: b.open / 2, high: b.high / 2, low: b.low / 2, close: b.close / 2, volume: b.volume * 2 } : b;
+    });
+    const jumped = split.map((b, k) => (k === 79 ? { ...b, open: split[78].close * 1.15, high: split[78].close * 1.15, low: split[78].close * 1.15, close: split[78].close * 1.15 } : b));
+    expect(seriesFlags(jumped, at(days[79]), POLICY).map((f) => [f.rule, f.date])).toEqual([['extreme_move', days[79]]]);
+  });
+
   it('says nothing about bars that did not change', () => {
     const series = [bar('2024-04-29', 100), bar('2024-05-03', 200)];
     expect(seriesFlags(series, new Map(), POLICY)).toEqual([]);
