@@ -474,6 +474,107 @@ async function editedRowsAmong(db: Kysely<DatabaseSchema>, keys: VerificationKey
   return edited.sort();
 }
 
+/** Rows per page of a walk down a model's version numbers (walkDown). */
+const WALK_PAGE = 100;
+
+/** What a walk down a model's rows found: rows that fail a held key's signature (or cannot be read), rows unsigned or another key's, and numbers no row holds. */
+interface Walked {
+  edited: number[];
+  unvouched: number[];
+  /** Of `unvouched`, those numbered above a row that verifies (a signature removed since: an edit). */
+  unvouchedAboveSigned: number[];
+  missing: number[];
+}
+
+/**
+ * The rows of `name`, from its highest number down, until one that a held key vouches for and that
+ * was registered on a day `settled` accepts: version numbers are given in registration order, so
+ * every row below it was registered before it, and nothing those rows could state matters to the
+ * caller. The read is the rows registered since that day (and the rows below any that fail), not
+ * the model's whole history. Rows deleted above the highest number left leave no gap to find.
+ */
+async function walkDown(db: Kysely<DatabaseSchema>, keys: VerificationKeys, name: string, settled: (day: string) => boolean): Promise<Walked> {
+  const walked: Walked = { edited: [], unvouched: [], unvouchedAboveSigned: [], missing: [] };
+  let lowestSigned: number | undefined;
+  let cursor: number | undefined;
+  for (;;) {
+    let page = db.selectFrom('model_versions').selectAll().where('name', '=', name);
+    if (cursor !== undefined) page = page.where('version', '<', cursor);
+    const rows = await page.orderBy('version', 'desc').limit(WALK_PAGE).execute();
+    for (const row of rows) {
+      const version = Number(row.version);
+      for (let v = (cursor ?? version + 1) - 1; v > version; v--) walked.missing.push(v);
+      cursor = version;
+      if (vouchedFor(keys, row)) {
+        if (settled(row.created_at.slice(0, 10))) return walked;
+        lowestSigned = version;
+      } else if (editedUnderHeldKey(keys, row)) walked.edited.push(version);
+      else {
+        walked.unvouched.push(version);
+        if (lowestSigned !== undefined) walked.unvouchedAboveSigned.push(version);
+      }
+    }
+    if (rows.length < WALK_PAGE) break;
+  }
+  for (let v = (cursor ?? 1) - 1; v >= 1; v--) walked.missing.push(v);
+  return walked;
+}
+
+/**
+ * The registry rows of names other than `model` edited since a held key signed them ("dir-b v3"),
+ * among those registered since `from` (walkDown): an edited label, dataset, universe, period or
+ * registration time takes a row out of every filter runsUnderOtherNames reads, and with its ledger
+ * rows deleted nothing else named it (five runs so hidden made the next challenger under another
+ * name challenge 1, promoted). A row unsigned above a row of its name that verifies lost its
+ * signature with the edit, and is named too. A run on these outcomes is registered on or after the
+ * first day of the challenger's period (its days had to happen first), so rows of a name below one
+ * that verifies and was registered before that day cannot be. Rows that verify are read as they state.
+ */
+async function editedSince(db: Kysely<DatabaseSchema>, keys: VerificationKeys, model: string, from: string): Promise<string[]> {
+  const names = await db.selectFrom('model_versions').select('name').distinct().where('name', '!=', model).execute();
+  const edited: string[] = [];
+  for (const { name } of names) {
+    const walked = await walkDown(db, keys, name, (day) => day < from);
+    for (const v of [...walked.edited, ...walked.unvouchedAboveSigned]) edited.push(`${name} v${v}`);
+  }
+  return edited.sort();
+}
+
+/** Why the newest period registered for a model cannot be known (ownRowsUnproven). */
+interface Unproven {
+  edited: number[];
+  unvouched: number[];
+  missing: number[];
+}
+
+/**
+ * The model's own rows that leave the newest period challenged for it unknown, or undefined when
+ * none does: rows that fail their signature under a held key, rows no held key vouches for (unsigned
+ * or another key's), and numbers no row holds (deleted), among the rows registered after the
+ * challenger's period ended (walkDown). A row registered by then evaluated no later period, and nor
+ * did those numbered below it; each of the others may have, whatever it states now (its period
+ * edited to 1990, its run to the challenger's, or the row deleted, with the ledger emptied, made a
+ * run on an older period promoted after three on a newer one).
+ */
+async function ownRowsUnproven(db: Kysely<DatabaseSchema>, keys: VerificationKeys, model: string, to: string): Promise<Unproven | undefined> {
+  const { edited, unvouched, missing } = await walkDown(db, keys, model, (day) => day <= to);
+  return edited.length + unvouched.length + missing.length > 0 ? { edited, unvouched, missing } : undefined;
+}
+
+/** The refusal of a challenger whose model has rows that leave the newest period challenged unknown (ownRowsUnproven). */
+function unknownNewestPeriodRefusal(u: Unproven, reason: string): string {
+  const list = (vs: number[]) => {
+    const named = [...vs].sort((a, b) => a - b).map((v) => `v${v}`);
+    return named.length > 8 ? `${named.slice(0, 8).join(', ')} and ${named.length - 8} more` : named.join(', ');
+  };
+  const parts = [
+    ...(u.edited.length > 0 ? [`registry rows of this model that fail their signature under a key this deployment holds (${list(u.edited)}: edited after registration)`] : []),
+    ...(u.unvouched.length > 0 ? [`registry rows of this model no key held here vouches for (${list(u.unvouched)}: unsigned, or signed with a key not held)`] : []),
+    ...(u.missing.length > 0 ? [`version numbers no registry row holds (${list(u.missing)}: deleted)`] : []),
+  ];
+  return `not promoted: the newest period already challenged for this model cannot be known: ${parts.join('; ')}, registered after this run's evaluation period ended, may have evaluated a later one (an older period is no new evidence); restore deleted rows from a backup, check the others against it and sign one again only if it is as registered (\`mlp models sign <name> <version> --accept-edit\`; a rotated key's rows: MODEL_SIGNING_PREVIOUS_KEYS), then register again; the judgement without them: ${reason}`;
+}
+
 /** The trials a registered version's run ran, as its evaluation recorded them (0 when it did not). */
 function recordedRunTrials(metrics: string | undefined): number {
   if (metrics === undefined) return 0;
@@ -728,12 +829,24 @@ export async function judgeChallenge(
       const edited = await editedRowsAmong(tx, keys, counted);
       const countedRows = new Set(counted.map((r) => `${r.name} v${r.version}`));
       const editedOff = (await editedRowsAmong(tx, keys, offOutcomes)).filter((r) => !countedRows.has(r));
-      if (editedOff.length > 0 && !keepsNumber) {
-        number += editedOff.length;
-        judged = judgeAt(number, elsewhere.size + editedOff.length);
+      // Rows of other names edited off what the filters above read (label, dataset, universe, period
+      // and time), their ledger rows deleted: found by their signatures among the rows registered
+      // since the challenger's period began (editedSince), and counted as runs on these outcomes.
+      const seen = new Set([...countedRows, ...editedOff]);
+      const editedElsewhere = identity.period ? (await editedSince(tx, keys, identity.model, identity.period.from)).filter((r) => !seen.has(r)) : [];
+      const uncounted = editedOff.length + editedElsewhere.length;
+      if (uncounted > 0 && !keepsNumber) {
+        number += uncounted;
+        judged = judgeAt(number, elsewhere.size + uncounted);
       }
-      const named = [...new Set([...edited, ...editedOff])].sort();
+      const named = [...new Set([...edited, ...editedOff, ...editedElsewhere])].sort();
       if (named.length > 0) judged = { ...judged, decision: { promote: false, reason: editedRowsRefusal(named, judged.decision.reason) } };
+      // The newest period the veto compares with is read from the model's rows as they state it: one
+      // edited, unsigned or deleted since a row the challenger's period could not be older than leaves it unknown.
+      if (judged.decision.promote && identity.period) {
+        const unproven = await ownRowsUnproven(tx, keys, identity.model, identity.period.to);
+        if (unproven) judged = { ...judged, decision: { promote: false, reason: unknownNewestPeriodRefusal(unproven, judged.decision.reason) } };
+      }
     }
     const { level } = judged;
     const decision = understated ? { ...judged.decision, reason: `${judged.decision.reason}${understated}` } : judged.decision;

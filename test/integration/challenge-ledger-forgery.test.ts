@@ -14,7 +14,7 @@ import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { judgeChallenge, listChallenges, type ChallengeIdentity } from '../../lib/registry/challenges';
 import { aliasVersion, toVersion } from '../../lib/registry/model-registry';
-import { challengeLevel, type ChallengeCount, type MetricEvidence } from '../../lib/registry/promotion';
+import { challengeLevel, evidenceAgeVeto, type ChallengeCount, type MetricEvidence } from '../../lib/registry/promotion';
 import { NO_ROW_SIGNING, signRow, type RowSigning } from '../../lib/registry/row-signature';
 import type { Database } from '../../lib/store/database';
 import type { ModelVersionsTable } from '../../lib/store/schema';
@@ -43,12 +43,12 @@ async function plantOwnRow(store: Database, model: string, key: string, challeng
 }
 
 /** A signed registry row of a training run on PERIOD (`wf-<name>-<version>/r1`), registered at `createdAt`. */
-async function register(store: Database, name: string, version: number, createdAt: string, keys: RowSigning = signing, symbols: readonly string[] = universe): Promise<void> {
+async function register(store: Database, name: string, version: number, createdAt: string, keys: RowSigning = signing, symbols: readonly string[] = universe, period: { from: string; to: string } = PERIOD): Promise<void> {
   const row: ModelVersionsTable = {
     name, version, artifact_sha256: 'ab'.repeat(32), artifact_bytes: 100, algorithm: 'logistic_regression', params: '{}', seed: version,
     feature_set_version: 'fs-x', label: JSON.stringify(label), snapshot_id: null, snapshot_hash: null, code_version: 'c',
     workflow_id: `wf-${name}-${version}`, run_id: 'r1', registration_key: `${name}-${version}`,
-    metrics: JSON.stringify({ outOfSample: { period: PERIOD } }), lineage: JSON.stringify({ universe: { trained: symbols }, datasetId: `ds-${name}-${version}` }),
+    metrics: JSON.stringify({ outOfSample: { period } }), lineage: JSON.stringify({ universe: { trained: symbols }, datasetId: `ds-${name}-${version}` }),
     created_at: createdAt, signature: null, signature_key_id: null,
   };
   if (keys.signingKey !== undefined) {
@@ -59,15 +59,22 @@ async function register(store: Database, name: string, version: number, createdA
   await store.db.insertInto('model_versions').values(row).execute();
 }
 
-const identity = (model: string, version: number, pValue: number): ChallengeIdentity => ({
+const identity = (model: string, version: number, pValue: number, period: { from: string; to: string } = PERIOD): ChallengeIdentity => ({
   key: `wf-${model}-${version}/r1`, model, championVersion: null, challengerVersion: version, algorithm: 'logistic_regression',
-  algorithmsTested: 1, datasetId: `ds-${model}-${version}`, period: PERIOD, metric: 'auc', pValue, outcomes: { label, symbols: universe },
+  algorithmsTested: 1, datasetId: `ds-${model}-${version}`, period, metric: 'auc', pValue, outcomes: { label, symbols: universe },
 });
 
 /** The promotion judge's test of a p-value at the challenge's level. */
 const decideAt = (p: number) => (count: ChallengeCount) => {
   const { level, text } = challengeLevel(0.05, { challenge: count });
   return { decision: { promote: p < level, reason: `p ${p} vs level ${text}` }, level };
+};
+
+/** As promotionDecision: the evidence-age veto first, then p at the challenge's level. */
+const decideWithVeto = (p: number, period: { from: string; to: string }) => (count: ChallengeCount) => {
+  const veto = evidenceAgeVeto({ period, challenge: count });
+  if (veto !== undefined) return { decision: { promote: false, reason: `not promoted: ${veto}` }, level: challengeLevel(0.05, { challenge: count }).level };
+  return decideAt(p)(count);
 };
 
 /** Now, `minutes` from now (ISO): registration times in the order the runs registered. */
@@ -228,5 +235,68 @@ describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%
     expect(retried.record.number).toBe(6);
     expect(retried.decision.reason).toMatch(/the challenge record under this run's key stated challenge 3, below the 6 the registry shows/);
     expect((await listChallenges(t.store, 'm')).map((c) => c.number)).toEqual([1, 2, 6, 4, 5]);
+  });
+
+  // The registry rows the newest-period veto reads are the model's own: with the key, one edited
+  // since it was signed, or a number no row holds, leaves the newest period unknown.
+  const OLDER_PERIOD = { from: '2016-01-04', to: '2017-12-29' };
+  it.each([
+    ['their periods edited to 1990', 'period', /registry rows of this model.*fail their signature.*\(v1, v2, v3: edited/],
+    ['their runs edited to the challenger\'s', 'run', /registry rows of this model.*fail their signature.*\(v1, v2, v3: edited/],
+    ['deleted', 'deleted', /version numbers no registry row holds \(v1, v2, v3: deleted\)/],
+  ] as const)('after three runs, the ledger emptied and their rows %s: a fourth run on an older period is not promoted', async (_case, tampering, named) => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v));
+      await judgeChallenge(t.store, identity('m', v, 0.03), decideAt(0.03), signing);
+    }
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'm').execute();
+    const rows = t.store.db.updateTable('model_versions').where('name', '=', 'm');
+    if (tampering === 'period') await rows.set({ metrics: JSON.stringify({ outOfSample: { period: { from: '1990-01-02', to: '1990-12-31' } } }) }).execute();
+    else if (tampering === 'run') await rows.set({ workflow_id: 'wf-m-4', run_id: 'r1' }).execute();
+    else await t.store.db.deleteFrom('model_versions').where('name', '=', 'm').execute();
+    await register(t.store, 'm', 4, at(4), signing, universe, OLDER_PERIOD);
+    const { decision } = await judgeChallenge(t.store, identity('m', 4, 0.001, OLDER_PERIOD), decideWithVeto(0.001, OLDER_PERIOD), signing);
+    expect(decision.promote).toBe(false);
+    expect(decision.reason).toMatch(named);
+  });
+
+  it('registerAndPromote: the ledger emptied and the three runs\' periods edited to 1990, a fourth on an older period is not promoted', async () => {
+    for (let seed = 1; seed <= 3; seed++) expect((await run('history', seed, 0.03)).decision.promote).toBe(false);
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'history').execute();
+    await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify({ outOfSample: { period: { from: '1990-01-02', to: '1990-12-31', days: 504, rows: 20_000 } } }) }).where('name', '=', 'history').execute();
+    const fourth = await run('history', 4, 0.001, OLDER_PERIOD);
+    expect(fourth.decision.promote).toBe(false);
+    expect(fourth.decision.reason).toMatch(/newest period already challenged for this model cannot be known/);
+    expect(await aliasVersion(t.store, 'history', 'champion')).toBeUndefined();
+  });
+
+  it('honest rows verify: a run on a newer period after three on an older one is promoted', async () => {
+    for (let v = 1; v <= 3; v++) {
+      await register(t.store, 'm', v, at(v), signing, universe, OLDER_PERIOD);
+      await judgeChallenge(t.store, identity('m', v, 0.03, OLDER_PERIOD), decideAt(0.03), signing);
+    }
+    // Another name's honest run on other outcomes registered since: its row verifies, it changes nothing.
+    await register(t.store, 'elsewhere', 1, at(3.5), signing, ['AA', 'BB', 'CC']);
+    await register(t.store, 'm', 4, at(4));
+    const { record, decision } = await judgeChallenge(t.store, identity('m', 4, 0.001), decideWithVeto(0.001, PERIOD), signing);
+    expect([record.number, decision.promote]).toEqual([4, true]);
+  });
+
+  it.each([
+    ['their label kind', { label: JSON.stringify({ kind: 'volatility_regime', horizon: 5 }) }],
+    ['their dataset and universe', { lineage: JSON.stringify({ universe: { trained: ['AA', 'BB'] }, datasetId: 'ds-other' }) }],
+    ['their period and registration time', { metrics: JSON.stringify({ outOfSample: { period: { from: '1990-01-02', to: '1990-03-01' } } }), created_at: '1990-06-01T00:00:00.000Z' }],
+  ] as const)('five runs of another name, their ledger rows deleted and their registry rows edited off the outcomes (%s): not promoted', async (_case, edit) => {
+    for (let v = 1; v <= 5; v++) {
+      await register(t.store, 'dir-b', v, at(v));
+      await judgeChallenge(t.store, identity('dir-b', v, 0.03), decideAt(0.03), signing);
+    }
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'dir-b').execute();
+    await t.store.db.updateTable('model_versions').set(edit).where('name', '=', 'dir-b').execute();
+    await register(t.store, 'dir-a', 1, at(6));
+    const { record, decision } = await judgeChallenge(t.store, identity('dir-a', 1, 0.004), decideAt(0.004), signing);
+    expect(decision.promote).toBe(false);
+    expect(record.number).toBeGreaterThanOrEqual(6);
+    expect(decision.reason).toMatch(/fail their signature \(dir-b v1, dir-b v2, dir-b v3, dir-b v4, dir-b v5\)/);
   });
 });
