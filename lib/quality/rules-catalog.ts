@@ -90,7 +90,7 @@ export const QUALITY_RULES = {
   price_basis_splice: {
     severity: 'reject',
     meaning:
-      "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails; live bars are judged by the same rule on any overlap, the bars up to the last shared session rejected and the stored bars kept",
+      "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails; live bars are judged by the same rule on 5 shared sessions or more (a day's restatement and a split day's corrected bar are ordinary there), the bars up to the last shared session rejected and the stored bars kept",
   },
   series_mismatch: {
     severity: 'reject',

@@ -710,10 +710,13 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
   const { symbol, staged, stored, source } = input;
   const live = input.origin === 'stream';
   const shared = sharedSessions(staged, stored);
-  // Live bars are judged as a file's rows are, on any overlap: a live correction of the newest stored
-  // bar moving it whole by ×1.4 (volume as stored) was stored, where the same row in a file is refused.
-  // A correction of a price or two moves no bar whole, so gives no factor on fewer than BASIS_MIN_SHARED.
-  if (shared.length === 0) return undefined;
+  // Live bars revise one or two stored bars as a matter of course (a vendor's restatement of a day
+  // by 1-2% on every price, the corrected bar of a split day, a replayed segment whose staleness the
+  // consumer decides): they are judged on BASIS_MIN_SHARED shared sessions. Judged on any overlap, a
+  // whole-bar restatement ×1.01 was refused with a message telling the operator to re-import the
+  // history, and the ×1.4 correction it was meant to stop went through as soon as the batch also
+  // carried one unchanged session: what is stored then depended on where the batch was cut.
+  if (shared.length === 0 || (live && shared.length < BASIS_MIN_SHARED)) return undefined;
   const low = edgeBasisFactor(shared, 'first');
   const high = edgeBasisFactor(shared, 'last');
   if (!low && !high) return undefined;

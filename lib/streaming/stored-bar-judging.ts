@@ -25,9 +25,9 @@
  *   the volumes step into other units where the bars meet the stored ones (volumeUnitStep): the bars
  *   from the step on. The same rule functions as an import's judging (lib/ingest/judge.ts).
  *
- * The price basis is judged on any overlap, as for a file: one or two bars moved whole by one factor
- * (the newest stored bar ×1.4, its volume as stored) are a basis, where a correction moves a price or
- * two. Before, the live path asked for 5 shared sessions and such a correction was stored.
+ * The price basis is judged on BASIS_MIN_SHARED shared sessions or more (priceBasisIssue says why):
+ * a correction of the newest stored bar by one factor on every price (×1.4, its volume as stored) is
+ * stored, flagged extreme_move, where a file with that one row is refused.
  *
  * Without them a correction ×10 of a stored bar, a correction without its volume, and a provider's
  * split-adjusted re-send of its last sessions replaced the stored bars, logged as revisions, marked
@@ -43,7 +43,7 @@ import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { glitchLimit, UNIT_CHANGE_BEFORE_BARS } from '../quality/rules';
 import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
 import { MOVE_SCALE_FLOOR } from '../quality/move-scale';
-import { basisAtEdges, priceBasisIssue, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, VOLUME_STEP_JUMP, volumeBasisFactor, volumeBasisIssue, volumeGlitches, volumeUnitStep, type RetractedBar } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_CONTEXT_DAYS, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, VOLUME_STEP_JUMP, volumeBasisFactor, volumeBasisIssue, volumeGlitches, volumeUnitStep, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -179,10 +179,8 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     // are) against the stored bars of the same sessions.
     const kept = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
     const shared = sharedSessions(kept, around);
-    // On any overlap, as for a file's rows: fewer than BASIS_MIN_SHARED shared sessions carry a factor
-    // only when every bar moved whole (the newest stored bar corrected ×1.4 with its volume as
-    // stored). The stored series is read only when an edge shows a factor.
-    const basis = !basisAtEdges(shared) ? undefined : priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
+    // Live bars are judged on BASIS_MIN_SHARED shared sessions or more (priceBasisIssue: why): no read of the stored series for fewer.
+    const basis = shared.length < BASIS_MIN_SHARED || !basisAtEdges(shared) ? undefined : priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
     if (basis && basis.rule !== 'price_basis_splice') flags.push(basis);
     else if (basis) {
       const lastShared = shared[shared.length - 1].date;
