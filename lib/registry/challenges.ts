@@ -495,7 +495,9 @@ interface Walked {
  */
 async function walkDown(db: Kysely<DatabaseSchema>, keys: VerificationKeys, name: string, settled: (day: string) => boolean): Promise<Walked> {
   const walked: Walked = { edited: [], unvouched: [], unvouchedAboveSigned: [], missing: [] };
-  let lowestSigned: number | undefined;
+  // Unvouched rows met since the last row that verifies: numbered above the next one that does. Rows
+  // below every row that verifies are the name's history before its signing began, or a dropped key's.
+  let pending: number[] = [];
   let cursor: number | undefined;
   for (;;) {
     let page = db.selectFrom('model_versions').selectAll().where('name', '=', name);
@@ -506,12 +508,13 @@ async function walkDown(db: Kysely<DatabaseSchema>, keys: VerificationKeys, name
       for (let v = (cursor ?? version + 1) - 1; v > version; v--) walked.missing.push(v);
       cursor = version;
       if (vouchedFor(keys, row)) {
+        walked.unvouchedAboveSigned.push(...pending);
+        pending = [];
         if (settled(row.created_at.slice(0, 10))) return walked;
-        lowestSigned = version;
       } else if (editedUnderHeldKey(keys, row)) walked.edited.push(version);
       else {
         walked.unvouched.push(version);
-        if (lowestSigned !== undefined) walked.unvouchedAboveSigned.push(version);
+        pending.push(version);
       }
     }
     if (rows.length < WALK_PAGE) break;

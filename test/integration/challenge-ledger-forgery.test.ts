@@ -282,6 +282,27 @@ describe.each(DRIVERS)('a ledger row written under a run\'s own challenge key (%
     expect([record.number, decision.promote]).toEqual([4, true]);
   });
 
+  // Which unverifiable rows of another name count: one above a row that verifies lost its signature
+  // with an edit; those below every row that verifies are the name's history from before signing or
+  // a dropped key's, and count as they state (docs/training-and-validation.md).
+  it("another name's unsigned row above one that verifies counts as an edited run; its rows from before signing do not", async () => {
+    const unsigned: RowSigning = { signingKey: undefined, previousKeys: [] };
+    const other = ['AA', 'BB', 'CC'];
+    await register(t.store, 'dir-b', 1, at(1), unsigned, other);
+    await register(t.store, 'dir-b', 2, at(2), unsigned, other);
+    await register(t.store, 'dir-b', 3, at(3), signing, other);
+    await register(t.store, 'dir-a', 1, at(4));
+    const honest = await judgeChallenge(t.store, identity('dir-a', 1, 0.004), decideAt(0.004), signing);
+    expect([honest.record.number, honest.decision.promote]).toEqual([1, true]);
+    // dir-b v4, on these outcomes, its signature stripped and its row moved to other symbols.
+    await register(t.store, 'dir-b', 4, at(5), unsigned, other);
+    await register(t.store, 'dir-a', 2, at(6));
+    const { decision } = await judgeChallenge(t.store, identity('dir-a', 2, 0.004), decideAt(0.004), signing);
+    expect(decision.promote).toBe(false);
+    expect(decision.reason).toMatch(/dir-b v4/);
+    expect(decision.reason).not.toMatch(/dir-b v[12]\b/);
+  });
+
   it.each([
     ['their label kind', { label: JSON.stringify({ kind: 'volatility_regime', horizon: 5 }) }],
     ['their dataset and universe', { lineage: JSON.stringify({ universe: { trained: ['AA', 'BB'] }, datasetId: 'ds-other' }) }],
