@@ -140,7 +140,15 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
     }
   })();
   // Told once per forged row (keyed by its id), on the first raise and on any retry that finds it.
-  if (options.integrity !== false && taken.length > 0) await raiseAlert(store, alertIdTakenAlert(asked, taken, raised.id), { channels, now, integrity: false });
+  // The alert is stored by then: a failure telling it must not fail the raiser (a deployment's
+  // activity retried until its workflow failed, its canary left routed), so it is logged instead.
+  if (options.integrity !== false && taken.length > 0 && keys !== undefined) {
+    try {
+      await raiseAlert(store, alertIdTakenAlert(keys.signingKey, asked, taken, raised.id), { channels, now, integrity: false });
+    } catch (error) {
+      console.error(JSON.stringify({ time: now.toISOString(), event: 'alert_id_taken_not_raised', alert: { rule: asked.rule, subject: asked.subject, id: raised.id }, taken: taken.map((r) => r.id), error: error instanceof Error ? error.message : String(error) }));
+    }
+  }
   return raised;
 }
 
@@ -186,8 +194,12 @@ export function displacedAlertId(signingKey: string, id: string): string {
   return `alert-moved-${hmacSha256Hex(signingKey, `mlp-alert-displaced\u0000${id}`).slice(0, 32)}`;
 }
 
-/** The integrity alert for rows found at an alert's id that are not it (alert_id_taken), one per row. */
-function alertIdTakenAlert(alert: { rule: string; subject: string }, taken: readonly AlertRowAtId[], raisedId: string): AlertInput {
+/**
+ * The integrity alert for rows found at an alert's id that are not it (alert_id_taken), one per row.
+ * Its key is an HMAC of the row's id: keyed by the id alone, its own id was computable without the
+ * key, and an outbox row pre-inserted there failed every raise that found the forged row.
+ */
+function alertIdTakenAlert(signingKey: string, alert: { rule: string; subject: string }, taken: readonly AlertRowAtId[], raisedId: string): AlertInput {
   const rows = taken.map((r) => ({ id: r.id, rule: r.rule, subject: r.subject, status: r.status, createdAt: r.created_at, signed: typeof r.signature === 'string' }));
   const first = rows[0];
   return {
@@ -196,7 +208,7 @@ function alertIdTakenAlert(alert: { rule: string; subject: string }, taken: read
     subject: 'alerts table',
     message: `a ${alert.rule} alert (${alert.subject}) found its id held by a row that is not it, written without the key or edited since: ${rows.map((r) => `${r.id} (rule ${r.rule}, subject ${r.subject}, ${r.status}, created ${r.createdAt}${r.signed ? ', signature not matching' : ', unsigned'})`).join('; ')}; it was raised as ${raisedId}`.slice(0, 4000),
     evidence: { alert: { rule: alert.rule, subject: alert.subject, id: raisedId }, rows },
-    key: first.id,
+    key: hmacSha256Hex(signingKey, `mlp-alert-id-taken\u0000${first.id}`).slice(0, 32),
     cooldownSeconds: 0,
   };
 }

@@ -91,6 +91,44 @@ describe.each(DRIVERS)('rows at an alert id that are not the alert (%s)', (_driv
     expect(await rowsOf('alert_id_taken')).toHaveLength(1);
   });
 
+  it("keeps the integrity alert's id from a writer without the key, and a failed integrity alert never fails the raise", async () => {
+    // The id alert_id_taken would have if keyed by the forged row's id alone: anyone can compute it.
+    await forge(activityId(9));
+    const guessable = keyedAlertId('alert_id_taken', 'alerts table', activityId(9));
+    const deliveryAt = (alertId: string) => ({ alert_id: alertId, channel: 'log', status: 'delivered', attempts: 1, last_error: null, next_attempt_at: '1970-01-01T00:00:00.000Z', delivered_at: '1970-01-01T00:00:00.000Z' });
+    await t.store.db.insertInto('alert_deliveries').values(deliveryAt(guessable)).execute();
+    const acts = alertActivities({ store: signed, config: CONFIG });
+    const first = (await activity(9).run(acts.raiseAlert, barsAlert)) as RaiseAlertActivityResult;
+    expect(first.suppressed).toBe(false);
+    expect(await deliveriesOf(first.id)).toEqual(['log', 'webhook']);
+    const told = await rowsOf('alert_id_taken');
+    expect(told).toHaveLength(1);
+    expect(told[0].id).not.toBe(guessable);
+    expect(await deliveriesOf(told[0].id)).toEqual(['log', 'webhook']);
+    // Were the integrity alert's own insert to fail anyway (a delivery row at its id), the alert it tells of is still raised and returned.
+    await forge(activityId(10));
+    await t.store.db.deleteFrom('alerts').where('rule', '=', 'alert_id_taken').execute();
+    const other = { ...barsAlert, subject: 'bars of model other' }; // not cooled down by the first
+    const logged: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+    try {
+      const second = await raiseAlert(signed, other, { id: activityId(10), channels: ['webhook'] });
+      expect(second.suppressed).toBe(false);
+      // The integrity alert's row deleted but its outbox rows left: raising again tells it under the same id, and its outbox insert fails.
+      const takenRow = (await rowsOf('alert_id_taken'))[0];
+      await t.store.db.deleteFrom('alerts').where('id', '=', takenRow.id).execute();
+      await t.store.db.deleteFrom('alerts').where('id', '=', second.id).execute();
+      await t.store.db.deleteFrom('alert_deliveries').where('alert_id', '=', second.id).execute();
+      const again = await raiseAlert(signed, other, { id: activityId(10), channels: ['webhook'] });
+      expect(again).toEqual({ id: second.id, suppressed: false });
+      expect(await deliveriesOf(second.id)).toEqual(['log', 'webhook']);
+      expect(await rowsOf('alert_id_taken')).toHaveLength(0);
+      expect(logged.join('\n')).toContain('alert_id_taken');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('keeps the honest retry as it was: the same id, one row, nothing told', async () => {
     const acts = alertActivities({ store: signed, config: CONFIG });
     const first = (await activity(5).run(acts.raiseAlert, barsAlert)) as RaiseAlertActivityResult;
