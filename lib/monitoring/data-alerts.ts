@@ -65,22 +65,29 @@ async function latestRun(store: Database, model: string, after: string): Promise
 
 const raisedByMonitoring = (alert: Alert) => typeof alert.evidence === 'object' && alert.evidence !== null && typeof (alert.evidence as { reportId?: unknown }).reportId === 'string';
 
-/** How far back a symbol the model was asked about counts as live, though its bars ended before training did (the performance lookback's default). */
-const ASKED_LOOKBACK_MS = 60 * 86_400_000;
+/** The performance lookback's default (performance_degraded.lookbackDays), for an alert that records none. */
+const DEFAULT_LOOKBACK_DAYS = 60;
+const DAY_MS = 86_400_000;
 
 /**
  * With a key: why the bars a signed stale-bars alert found missing are not all there, verified, for
  * every version the model serves; undefined when they are. The alert's evidence is the freshness
  * report it was raised from: the session it found missing, the symbols behind it, and (since
- * 2026-12) the trading days a symbol may trail it (data_stale.maxLagDays; 0 for an older alert).
+ * 2026-12) the trading days a symbol may trail it (data_stale.maxLagDays; 0 for an older alert) and
+ * the performance lookback monitoring judged asked-about symbols over (60 for an older alert).
  */
 async function missingVerifiedBars(store: Database, model: string, alert: Alert, keys: VerificationKeys, signing: RowSigning, now: Date): Promise<string | undefined> {
   const row = await store.db.selectFrom('alerts').selectAll().where('id', '=', alert.id).executeTakeFirst();
   if (!row || !alertRowVouched(keys, row)) return 'the alert row is not as a key holder raised it, so the bars it names cannot be trusted';
-  const evidence = alert.evidence as Partial<FreshnessReport> & { allowedLagDays?: unknown };
+  const evidence = alert.evidence as Partial<FreshnessReport> & { allowedLagDays?: unknown; lookbackDays?: unknown };
   const session = evidence.expectedSession;
   if (typeof session !== 'string') return 'its evidence names no session';
   const allowed = typeof evidence.allowedLagDays === 'number' && Number.isInteger(evidence.allowedLagDays) && evidence.allowedLagDays >= 0 ? evidence.allowedLagDays : 0;
+  // Monitoring judges a symbol whose bars ended before training did only when asked about within its
+  // performance lookback before now; the hold judges the same window (a window anchored at the alert
+  // never moved, and one request long ago held every deployment for good).
+  const lookbackDays = typeof evidence.lookbackDays === 'number' && Number.isInteger(evidence.lookbackDays) && evidence.lookbackDays >= 1 ? evidence.lookbackDays : DEFAULT_LOOKBACK_DAYS;
+  const asked = { since: new Date(now.getTime() - lookbackDays * DAY_MS).toISOString(), until: now.toISOString() };
   const named = Array.isArray(evidence.stalest) ? evidence.stalest.map((s) => s.symbol) : [];
   // Every served version's judged symbols, and the alert's own (they need not be served any more to have been missing).
   const judged = new Map<string, { last: string | undefined; versions: string[] }>();
@@ -95,7 +102,7 @@ async function missingVerifiedBars(store: Database, model: string, alert: Alert,
     if (typeof version === 'string') return `the universe of served v${v} cannot be read: ${version}`;
     const { profile } = await profileForReport(store, version.version, keys);
     const { symbols } = universeOfVersion(profile, version.version);
-    const { lastBars } = await judgedNewestBars(store, version.version, profile, symbols, { since: new Date(Date.parse(alert.createdAt) - ASKED_LOOKBACK_MS).toISOString(), until: now.toISOString() }, signing);
+    const { lastBars } = await judgedNewestBars(store, version.version, profile, symbols, asked, signing);
     for (const [symbol, last] of lastBars) judge(symbol, last, `v${v}`);
   }
   const namedNewest = (await newestVerifiedBarDates(store, named, signing)).newest;

@@ -420,7 +420,7 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     const critical = fresh.maxLagDays === null || fresh.maxLagDays >= rules.data_stale.criticalLagDays || fresh.stalest.some((s) => s.lagDays === null);
     // The lag a symbol may have goes with the evidence: what ends the alert's hold judges the bars by it (data-alerts.ts).
     findings.push({
-      alert: { rule: 'data_stale', severity: critical ? 'critical' : rules.data_stale.severity, subject: dataSubject(report.model), message: `bars for ${report.model}: ${fresh.reason}`, evidence: { reportId: report.id, ...fresh, allowedLagDays: rules.data_stale.maxLagDays }, cooldownSeconds: rules.data_stale.cooldownSeconds },
+      alert: { rule: 'data_stale', severity: critical ? 'critical' : rules.data_stale.severity, subject: dataSubject(report.model), message: `bars for ${report.model}: ${fresh.reason}`, evidence: { reportId: report.id, ...fresh, allowedLagDays: rules.data_stale.maxLagDays, lookbackDays: rules.performance_degraded.lookbackDays }, cooldownSeconds: rules.data_stale.cooldownSeconds },
       retrain: false,
       blockDeployments: rules.data_stale.blockDeployments,
     });

@@ -186,3 +186,53 @@ describe.each(DRIVERS)('a stale-bars hold over two served versions, with the key
     expect((await dataAlertsHolding(signed, 'm', undefined, new Date(tuesday.getTime() + 90 * 60_000))).holding).toEqual([]);
   });
 });
+
+/**
+ * The hold judges what monitoring judges now: a symbol whose bars ended before training did counts
+ * only when asked about within the performance lookback before now (the alert records the days),
+ * not within a window anchored at the alert, which never moved and held a deployment for good.
+ */
+describe.each(DRIVERS)('a stale-bars hold over a delisted symbol asked about once, with the key (%s)', (_driver, create) => {
+  const DAY = 86_400_000;
+  let t: TestDatabase;
+  let signed: Database;
+  beforeEach(async () => {
+    t = await create();
+    signed = await openDatabase(t.url, { signing: SIGNING });
+    const featureSetVersion = (await saveTestFeatureSet(signed, oracleFeatureSet('delisted'))).version;
+    await registerOracleModel(signed, tempDir('data-alerts-delisted-'), { name: 'm', seed: 1, flip: false, featureSetVersion, lineage: { universe: { trained: ['AAA', 'CCC'] }, trainedThrough: '2026-01-30' }, signing: SIGNING });
+    const cache = new MemoryCache();
+    await writeServingRoutes(signed, cache, { model: 'm', mode: 'single', routes: singleRoute(1), updatedBy: 'deployment d-1', reason: 'promote v1', signing: SIGNING });
+    await cache.close();
+    // CCC delisted mid-January, before training ended; AAA's bars to Friday.
+    await upsertBars(signed, [...['2026-01-14', '2026-01-15'].map((d) => bar('CCC', d)), ...['2026-02-26', '2026-02-27'].map((d) => bar('AAA', d))]);
+  });
+  afterEach(async () => {
+    await signed?.close();
+    await t?.drop();
+  });
+
+  async function raiseStale(lookbackDays: number | undefined, askedDaysBefore: number): Promise<void> {
+    await signed.db.insertInto('prediction_log').values({ id: 'r1:champion', request_id: 'r1', model: 'm', version: 1, variant: 'champion', served: 1, symbol: 'CCC', routing_key: 'k', as_of: '2026-01-09', probability: 0.5, predicted_class: 1, latency_us: 1, error: null, created_at: new Date(T0.getTime() - askedDaysBefore * DAY).toISOString() }).execute();
+    await signed.db.insertInto('monitoring_reports').values({ id: `${runPrefix(1)}m-v1`, model: 'm', version: 1, report: JSON.stringify({ freshness: { status: 'stale' } }), created_at: at(-1).toISOString() }).execute();
+    const fresh = freshnessOf(new Map([['AAA', '2026-02-27']]), T0);
+    await raiseAlert(signed, { rule: 'data_stale', severity: 'warning', subject: dataSubject('m'), message: fresh.reason, evidence: { reportId: `${runPrefix(1)}m-v1`, ...fresh, allowedLagDays: 0, ...(lookbackDays !== undefined ? { lookbackDays } : {}) } }, { now: T0 });
+    // The feed recovers; 11 days later a monitoring run says fresh.
+    await upsertBars(signed, ['2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06', '2026-03-09', '2026-03-10', '2026-03-11', '2026-03-12', '2026-03-13'].map((d) => bar('AAA', d)));
+    await signed.db.insertInto('monitoring_reports').values({ id: `${runPrefix(2)}m-v1`, model: 'm', version: 1, report: JSON.stringify({ freshness: { status: 'fresh' } }), created_at: new Date(T0.getTime() + 11 * DAY).toISOString() }).execute();
+  }
+  const holdingAt = async (days: number) => (await dataAlertsHolding(signed, 'm', undefined, new Date(T0.getTime() + days * DAY))).holding.length;
+
+  it('lets go once the request is older than the lookback before now (60 days for an alert that records none)', async () => {
+    await raiseStale(undefined, 50);
+    // T0+11d: the request was 61 days ago, outside monitoring's 60-day lookback.
+    expect(await holdingAt(11)).toBe(0);
+    expect(await holdingAt(365)).toBe(0);
+  });
+
+  it('judges the symbol while it is inside the lookback the alert records, and not after', async () => {
+    await raiseStale(90, 50);
+    expect(await holdingAt(11)).toBe(1); // asked 61 days ago: inside 90
+    expect(await holdingAt(41)).toBe(0); // asked 91 days ago
+  });
+});
