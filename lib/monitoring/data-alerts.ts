@@ -25,7 +25,8 @@ import { barChecking } from '../store/bar-signature';
 import { newestVerifiedBarDates } from '../store/bars';
 import type { Database } from '../store/database';
 import { BadInputError } from '../errors';
-import { readServingRoutes, ServingRoutesError, servingRoutesSignatureProblem, type ServingRoutes } from '../serving/serving-routes';
+import { readServingRoutes, ServingRoutesError, type ServingRoutes } from '../serving/serving-routes';
+import { routesProblems } from './serving-records';
 import { tradingDaysBehind, type FreshnessReport } from './freshness';
 import { judgedNewestBars, profileForReport, universeOfVersion, verifiedVersionForReport } from './model-report';
 import { dataSubject } from './monitoring-rules';
@@ -125,8 +126,10 @@ async function servedVersions(store: Database, model: string, signing: RowSignin
   }
   // Deleted routes do not make the versions an API process still serves any fresher.
   if (!routes) return `${model} has no serving routes, so which versions serve cannot be told`;
-  const problem = servingRoutesSignatureProblem(signing, routes);
-  if (problem !== undefined) return `the serving routes of ${model} are not as a key holder wrote them (${problem}), so which versions serve cannot be told`;
+  // As monitoring judges them (routesProblems): a row that verifies on its own may be an older
+  // generation written back, serving fewer versions than the deployment does.
+  const problems = await routesProblems(store, signing, routes);
+  if (problems.length > 0) return `the serving routes of ${model} are not as a key holder last wrote them (${problems.join('; ')}), so which versions serve cannot be told`;
   return [...new Set(routes.routes.filter((r) => r.weight > 0).map((r) => r.version))].sort((a, b) => a - b);
 }
 

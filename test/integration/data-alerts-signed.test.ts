@@ -172,6 +172,20 @@ describe.each(DRIVERS)('a stale-bars hold over two served versions, with the key
     expect(await holding()).toEqual(['data_stale']);
   });
 
+  // A signed routes row verifies on its own: an older generation serving v1 alone, written back, left
+  // the stale challenger out of the check and released the hold.
+  it('keeps holding when an older signed routes row serving fewer versions was written back', async () => {
+    await writeServingRoutes(signed, cache, { model: 'm', mode: 'single', routes: singleRoute(1), updatedBy: 'deployment d-1', reason: 'promote v1', signing: SIGNING });
+    const older = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', 'm').executeTakeFirstOrThrow();
+    await writeServingRoutes(signed, cache, { model: 'm', mode: 'canary', routes: [{ variant: 'champion', version: 1, weight: 0.9 }, { variant: 'canary', version: 2, weight: 0.1 }], updatedBy: 'deployment d-3', reason: 'canary again', signing: SIGNING });
+    await bothStale();
+    await upsertBars(signed, [bar('AAA', '2026-03-02')]);
+    await report(t.store, 2, 1, 60, 'fresh');
+    await report(t.store, 2, 2, 60, 'fresh');
+    await t.store.db.updateTable('serving_routes').set({ ...older }).where('model', '=', 'm').execute();
+    expect(await holding()).toEqual(['data_stale']);
+  });
+
   it("allows the lag monitoring allowed, as its evidence records it", async () => {
     // Rules allowing one session of lag: at Tuesday 18:05 AAA and BBB have Friday's bar, two sessions behind.
     const tuesday = new Date('2026-03-03T23:05:00.000Z');
