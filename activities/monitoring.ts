@@ -315,7 +315,7 @@ export function monitoringActivities({ store, artifacts, cache, now = () => new 
         ]);
         // Each schedule's missed-action counter against the count its last schedule_missed alert recorded.
         const earlier = new Map<string, Array<{ id: string; createdAt: string; evidence: unknown }>>();
-        for (const o of observed) earlier.set(o.scheduleId, await listAlerts(store, { rule: 'schedule_missed', subject: scheduleSubject(o.scheduleId), limit: 20 }));
+        for (const o of observed) earlier.set(o.scheduleId, await listAlerts(store, { rule: 'schedule_missed', subject: scheduleSubject(o.scheduleId), limit: 20, raisedByKeyHolder: true }));
         const misses: ScheduleMiss[] = [];
         for (const miss of scheduleMissesOf(observed, (id) => earlier.get(id) ?? [], since)) {
           // The scheduled times left without a run, for the backfill the alert names.
@@ -326,7 +326,7 @@ export function monitoringActivities({ store, artifacts, cache, now = () => new 
         // health would stay failing for good. Off means the schedules are not judged at all.
         const health = withScheduleMisses(pipelineHealthOf({ failed, timedOut, terminated, running }, at, options), rules.schedule_missed.enabled ? misses : []);
         // The runs earlier alerts of the look-back named: only others are news.
-        const told = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
+        const told = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500, raisedByKeyHolder: true });
         const alerted = alertedExecutions(told.map((a) => a.evidence));
         const runs = evaluatePipelineHealth(health, rules, alerted);
         const schedules = evaluateScheduleMisses(misses, rules, since, at);

@@ -256,6 +256,13 @@ export interface ListAlertsFilter {
   /** Only alerts created after this ISO time. */
   since?: string;
   limit?: number;
+  /**
+   * With the store's signing key, only rows a held key signed as raised (what an earlier alert
+   * recorded decides what is news: a forged schedule_missed row recording a huge count silenced that
+   * schedule's alerts for good). Rows are limited before they are checked, so forged rows can only
+   * make fewer count: the alert is told again, never kept quiet.
+   */
+  raisedByKeyHolder?: boolean;
 }
 
 /** Newest first. */
@@ -265,7 +272,9 @@ export async function listAlerts(store: Database, filter: ListAlertsFilter = {})
   if (filter.rule) q = q.where('rule', '=', filter.rule);
   if (filter.subject) q = q.where('subject', '=', filter.subject);
   if (filter.since) q = q.where('created_at', '>', filter.since);
-  return (await q.execute()).map(alertFromRow);
+  const keys = filter.raisedByKeyHolder ? verificationKeysOf(store.signing) : undefined;
+  const rows = await q.execute();
+  return (keys === undefined ? rows : rows.filter((row) => alertRowVouched(keys, row))).map(alertFromRow);
 }
 
 export interface AckResult {

@@ -5,7 +5,7 @@
  * a replay of older signed serving routes, found by monitoring, raised nothing and delivered nothing.
  */
 import { monitoringActivities } from '../../activities/monitoring';
-import { raiseAlert } from '../../lib/alerts/alert-store';
+import { listAlerts, raiseAlert } from '../../lib/alerts/alert-store';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { routesSubject } from '../../lib/monitoring/monitoring-rules';
@@ -53,6 +53,19 @@ describe.each(DRIVERS)('signed alert rows on %s', (_driver, create) => {
     expect(await alertCount()).toBe(1);
     // After its cool-down (4 h for critical) it is raised again.
     expect((await raiseAlert(signed, tampered, { now: at(4 * 3600 + 1) })).suppressed).toBe(false);
+  });
+
+  // What earlier alerts recorded decides what is news to pipeline health (a schedule's missed count,
+  // the failed runs already told): a forged schedule_missed row recording a huge count silenced that
+  // schedule's alerts for good.
+  it('lists only the rows a key holder raised when asked to, for what earlier alerts recorded', async () => {
+    const missed = { rule: 'schedule_missed', severity: 'warning' as const, subject: 'schedule:nightly', message: '1 run missed', evidence: { scheduleId: 'nightly', missedCatchupWindow: 1 } };
+    const honest = await raiseAlert(signed, missed, { now: T0 });
+    await forge({ id: 'forged-count', rule: 'schedule_missed', severity: 'warning', subject: 'schedule:nightly', status: 'open', created_at: at(60).toISOString() });
+    expect((await listAlerts(signed, { rule: 'schedule_missed', subject: 'schedule:nightly' })).map((a) => a.id)).toEqual(['forged-count', honest.id]);
+    expect((await listAlerts(signed, { rule: 'schedule_missed', subject: 'schedule:nightly', raisedByKeyHolder: true })).map((a) => a.id)).toEqual([honest.id]);
+    // Without a key nothing can be told apart: every row is listed.
+    expect((await listAlerts(t.store, { rule: 'schedule_missed', subject: 'schedule:nightly', raisedByKeyHolder: true })).map((a) => a.id)).toEqual(['forged-count', honest.id]);
   });
 
   it('does not let an alert row written without the key suppress an alert, acknowledged or not', async () => {
