@@ -9,7 +9,7 @@ import { openDatabase, type Database } from '../../lib/store/database';
 /** The machine's MariaDB (CI starts it); override with TEST_MYSQL_URL. */
 export const TEST_MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 /** One Redis database per Jest worker (1 → db 0), so test files running side by side never share keys. */
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? `redis://127.0.0.1:6379/${(Number(process.env.JEST_WORKER_ID ?? '1') - 1) % 16}`;
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || `redis://127.0.0.1:6379/${(Number(process.env.JEST_WORKER_ID ?? '1') - 1) % 16}`;
 
 /**
  * Deletes the online vectors under the processes' default key prefix in this worker's Redis database. For tests that
