@@ -172,10 +172,24 @@ async function alertPlace(
   const taken: AlertRowAtId[] = [];
   if (stableId === undefined) return { taken };
   const rowAt = (id: string) => db.selectFrom('alerts').select(['id', 'rule', 'severity', 'subject', 'message', 'evidence', 'created_at', 'signature', 'signature_key_id', 'status']).where('id', '=', id).executeTakeFirst();
+  // Delivery rows with no alert row at the id (written by SQL: the outbox's key is the alert id) made
+  // the insert fail on every attempt, a deployment's activity until its workflow failed.
+  const orphanAt = async (id: string): Promise<AlertRowAtId | undefined> => {
+    const delivery = await db.selectFrom('alert_deliveries').select(['channel', 'status']).where('alert_id', '=', id).executeTakeFirst();
+    return delivery ? { id, rule: '(none: delivery rows only)', severity: '', subject: 'alert_deliveries', message: '', evidence: '', created_at: '', status: `a ${delivery.channel} delivery ${delivery.status}` } : undefined;
+  };
   let candidate = stableId;
   for (let n = 0; n <= MAX_DISPLACEMENTS; n++) {
     const row = await rowAt(candidate);
-    if (!row) return { free: candidate, taken };
+    if (!row) {
+      const orphan = await orphanAt(candidate);
+      if (!orphan) return { free: candidate, taken };
+      taken.push(orphan);
+      // Without a key no id is out of a writer's reach: a fresh one, so that the alert is stored at all.
+      if (keys === undefined) return { free: randomUUID(), taken: [] };
+      candidate = displacedAlertId(keys.signingKey, candidate);
+      continue;
+    }
     if (ownRaise(row)) return { raised: candidate, taken };
     taken.push(row);
     if (keys === undefined) return { raised: candidate, taken: [] }; // ownRaise takes any row then

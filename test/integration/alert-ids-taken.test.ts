@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { alertActivities, type RaiseAlertActivityResult } from '../../activities/alerts';
-import { keyedAlertId, raiseAlert } from '../../lib/alerts/alert-store';
+import { displacedAlertId, keyedAlertId, raiseAlert } from '../../lib/alerts/alert-store';
 import { deploymentBarsAlert } from '../../lib/deployment/refused-bars';
 import type { RowSigning } from '../../lib/registry/row-signature';
 import { openDatabase, type Database } from '../../lib/store/database';
@@ -114,9 +114,16 @@ describe.each(DRIVERS)('rows at an alert id that are not the alert (%s)', (_driv
     try {
       const second = await raiseAlert(signed, other, { id: activityId(10), channels: ['webhook'] });
       expect(second.suppressed).toBe(false);
-      // The integrity alert's row deleted but its outbox rows left: raising again tells it under the same id, and its outbox insert fails.
+      // Rows that are not it at the integrity alert's id and every id it could move to: raising again
+      // tells it under the same id, and storing it fails.
       const takenRow = (await rowsOf('alert_id_taken'))[0];
       await t.store.db.deleteFrom('alerts').where('id', '=', takenRow.id).execute();
+      await t.store.db.deleteFrom('alert_deliveries').where('alert_id', '=', takenRow.id).execute();
+      let blocked = takenRow.id;
+      for (let n = 0; n <= 4; n++) {
+        await forge(blocked);
+        blocked = displacedAlertId(SIGNING.signingKey as string, blocked);
+      }
       await t.store.db.deleteFrom('alerts').where('id', '=', second.id).execute();
       await t.store.db.deleteFrom('alert_deliveries').where('alert_id', '=', second.id).execute();
       const again = await raiseAlert(signed, other, { id: activityId(10), channels: ['webhook'] });
@@ -127,6 +134,26 @@ describe.each(DRIVERS)('rows at an alert id that are not the alert (%s)', (_driv
     } finally {
       spy.mockRestore();
     }
+  });
+
+  // The outbox's key is the alert id: delivery rows written there by SQL, with no alert row, made the
+  // alert's insert fail on every attempt (a deployment's activity until its workflow failed).
+  it("raises a deployment's alert whose activity id holds delivery rows and no alert row, with and without the key", async () => {
+    const orphan = (id: string) => t.store.db.insertInto('alert_deliveries').values({ alert_id: id, channel: 'log', status: 'delivered', attempts: 1, last_error: null, next_attempt_at: '1970-01-01T00:00:00.000Z', delivered_at: '1970-01-01T00:00:00.000Z' }).execute();
+    await orphan(activityId(5));
+    const keyed = (await activity(5).run(alertActivities({ store: signed, config: CONFIG }).raiseAlert, barsAlert)) as RaiseAlertActivityResult;
+    expect(keyed.suppressed).toBe(false);
+    expect(keyed.id).not.toBe(activityId(5));
+    expect((await rowsOf('bars_unverified')).map((r) => r.id)).toEqual([keyed.id]);
+    expect(await deliveriesOf(keyed.id)).toEqual(['log', 'webhook']);
+    expect(await rowsOf('alert_id_taken')).toHaveLength(1);
+    // A retry finds its own row.
+    expect(((await activity(5).run(alertActivities({ store: signed, config: CONFIG }).raiseAlert, barsAlert)) as RaiseAlertActivityResult).id).toBe(keyed.id);
+    await orphan(activityId(6));
+    // Another subject: the keyed alert above would cool this one down.
+    const keyless = (await activity(6).run(alertActivities({ store: t.store, config: CONFIG }).raiseAlert, { ...barsAlert, subject: 'bars of model keyless' })) as RaiseAlertActivityResult;
+    expect(keyless.suppressed).toBe(false);
+    expect(await deliveriesOf(keyless.id)).toEqual(['log', 'webhook']);
   });
 
   it('keeps the honest retry as it was: the same id, one row, nothing told', async () => {
