@@ -605,6 +605,17 @@ describe('one_bar_glitch of stored bars revealed by the rows beside them (retrac
     expect(r).toMatchObject({ revealedBy: [DAYS[41]], issue: { rule: 'one_bar_glitch', severity: 'reject', symbol: 'IBM', date: DAYS[40], raw: `${DAYS[40]},${glitch[0].open},${glitch[0].high},${glitch[0].low},${glitch[0].close},${glitch[0].volume}` } });
   });
 
+  // A feed re-sending the bar of two sessions back under the next date undoes a real jump in
+  // appearance only: the real newest bar was deleted.
+  it('keeps a stored newest bar when the new row is a stale copy of a stored bar before it (close and volume)', () => {
+    const jump = bars(40, 41, (b) => scaled(b, 0.01));
+    const copy = (k: number) => [{ ...history[k], date: DAYS[41] }];
+    expect(retracted(copy(38), [...history, ...jump])).toEqual([]);
+    expect(retracted(copy(39), [...history, ...jump])).toEqual([]);
+    // The same prices with a volume of its own: a real bar back at the level, the glitch retracted.
+    expect(retracted([{ ...copy(38)[0], volume: copy(38)[0].volume + 1 }], [...history, ...jump])).toEqual([DAYS[40]]);
+  });
+
   it('keeps a move the new row continues, a glitch with no stored bar before it, a glitch the new row does not undo, and a split by price and volume as of its day', () => {
     expect(retracted(bars(41, 42, (b) => scaled(b, 0.6)), [...history, ...bars(40, 41, (b) => scaled(b, 0.6))])).toEqual([]);
     expect(retracted(bars(1, 2), bars(0, 1, (b) => scaled(b, 0.01)))).toEqual([]);
