@@ -16,20 +16,12 @@
  */
 import { canonicalEncoding, checkMac, hmacSha256Hex, signingKeyId, type RowSignature, type VerificationKeys } from '../registry/row-signature';
 import { storedSignatureOf } from '../registry/serving-record-signature';
+import type { AlertsTable } from '../store/schema';
 
 export const ALERT_RECORD_SCHEME = 'mlp-alert-v1';
 
-/** The columns of an alert row its signature covers, as stored. */
-export interface SignedAlertFields {
-  id: string;
-  rule: string;
-  severity: string;
-  subject: string;
-  message: string;
-  /** The stored evidence text (serialiseEvidence), signed as it is. */
-  evidence: string;
-  created_at: string;
-}
+/** The columns of an alert row its signature covers, as stored (evidence: the stored text, serialiseEvidence, signed as it is). */
+export type SignedAlertFields = Pick<AlertsTable, 'id' | 'rule' | 'severity' | 'subject' | 'message' | 'evidence' | 'created_at'>;
 
 export function signedAlertText(a: SignedAlertFields): string {
   const covered = { id: a.id, rule: a.rule, severity: a.severity, subject: a.subject, message: a.message, evidence: a.evidence, createdAt: a.created_at };
